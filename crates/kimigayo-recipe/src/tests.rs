@@ -1,0 +1,86 @@
+use super::*;
+
+const GOOD: &str = r#"
+[package]
+name = "hello"
+version = "1.0"
+license = "MIT"
+description = "test"
+
+[[source]]
+name = "hello"
+file = "hello-1.0.tar.gz"
+sha256 = "0000000000000000000000000000000000000000000000000000000000000000"
+urls = ["https://example.org/hello-1.0.tar.gz"]
+
+[build]
+toolchain = "musl"
+steps = ["make"]
+
+[dependencies]
+runtime = ["musl>=1.2.5"]
+"#;
+
+fn parse(text: &str) -> Result<Recipe, RecipeError> {
+    Recipe::parse(Path::new("recipes/hello"), Path::new("recipes/hello/recipe.toml"), text)
+}
+
+#[test]
+fn good_recipe_parses_with_defaults() {
+    let r = parse(GOOD).unwrap();
+    assert_eq!(r.package.release, 1);
+    assert_eq!(r.build.linkage, Linkage::Static);
+    assert_eq!(r.runtime[0].to_string(), "musl>=1.2.5");
+    assert_eq!(r.full_version().to_string(), "1.0-r1");
+}
+
+#[test]
+fn short_hash_names_field_and_length() {
+    let e = parse(&GOOD.replace("0000000000000000000000000000000000000000000000000000000000000000", "abc")).unwrap_err();
+    assert_eq!(e.field, "source[0].sha256");
+    assert!(e.to_string().contains("recipes/hello/recipe.toml"), "{e}");
+    assert!(e.message.contains("3 characters"), "{e}");
+}
+
+#[test]
+fn unknown_field_points_at_line() {
+    let e = parse(&GOOD.replace("license = \"MIT\"", "license = \"MIT\"\nlicence = \"x\"")).unwrap_err();
+    assert!(e.message.contains("line 6"), "{e}");
+    assert!(e.message.contains("licence"), "{e}");
+}
+
+#[test]
+fn folder_and_name_must_agree() {
+    let e = parse(&GOOD.replace("name = \"hello\"\nversion", "name = \"other\"\nversion")).unwrap_err();
+    assert_eq!(e.field, "package.name");
+}
+
+#[test]
+fn bad_dependency_names_index() {
+    let e = parse(&GOOD.replace("musl>=1.2.5", "musl>=one")).unwrap_err();
+    assert_eq!(e.field, "dependencies.runtime[0]");
+}
+
+#[test]
+fn unpinned_source_is_refused() {
+    let text = GOOD.replace("sha256 = \"0000000000000000000000000000000000000000000000000000000000000000\"\n", "");
+    let e = parse(&text).unwrap_err();
+    assert_eq!(e.field, "source[0].sha256");
+    assert!(e.message.contains("sha256sum"));
+}
+
+#[test]
+fn patch_from_unknown_source_is_refused() {
+    let text = format!("{GOOD}\n[[patch]]\nsource = \"nope\"\npath = \"x.patch\"\n");
+    let e = parse(&text).unwrap_err();
+    assert_eq!(e.field, "patch[0].source");
+    assert!(e.message.contains("hello"), "{e}");
+}
+
+#[test]
+fn the_repository_recipes_are_valid() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../recipes");
+    let all = load_all(&root).unwrap_or_else(|e| panic!("{e}"));
+    assert!(all.iter().any(|r| r.name() == "busybox"));
+    assert!(all.iter().any(|r| r.name() == "musl"));
+}
