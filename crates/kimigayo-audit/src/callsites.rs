@@ -36,7 +36,11 @@ pub(crate) fn direct_calls(facts: &Facts, targets: &[u64]) -> Option<CallSites> 
                     let rel = i32::from_le_bytes([d[i + 1], d[i + 2], d[i + 3], d[i + 4]]);
                     let next = sec.addr.wrapping_add(i as u64 + 5);
                     let target = next.wrapping_add(rel as i64 as u64);
-                    let target = if facts.is_64 { target } else { target & 0xffff_ffff };
+                    let target = if facts.is_64 {
+                        target
+                    } else {
+                        target & 0xffff_ffff
+                    };
                     if targets.contains(&target) {
                         sites.push(sec.addr.wrapping_add(i as u64));
                     }
@@ -84,5 +88,8 @@ pub(crate) fn direct_calls(facts: &Facts, targets: &[u64]) -> Option<CallSites> 
             callers.push(name.to_string());
         }
     }
-    Some(CallSites { count: sites.len(), callers })
+    Some(CallSites {
+        count: sites.len(),
+        callers,
+    })
 }

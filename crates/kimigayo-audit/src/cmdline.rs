@@ -80,7 +80,12 @@ impl<'a> Records<'a> {
             // Anything else (a recorded input file name, say) carries no option.
         }
         if !pool.is_empty() {
-            compiles.push(Compile { text: pool.join(" "), tokens: pool, gcc_producer: false, pooled: true });
+            compiles.push(Compile {
+                text: pool.join(" "),
+                tokens: pool,
+                gcc_producer: false,
+                pooled: true,
+            });
         }
         Records { compiles }
     }
@@ -97,14 +102,23 @@ impl Compile<'_> {
         let mut any_enabling: Option<String> = None;
         for tok in &self.tokens {
             match *tok {
-                "-fstack-protector" | "-fstack-protector-strong" | "-fstack-protector-all" | "-fhardened" => {
-                    let flag = if *tok == "-fhardened" { "-fhardened (implies -fstack-protector-strong)" } else { tok };
+                "-fstack-protector"
+                | "-fstack-protector-strong"
+                | "-fstack-protector-all"
+                | "-fhardened" => {
+                    let flag = if *tok == "-fhardened" {
+                        "-fhardened (implies -fstack-protector-strong)"
+                    } else {
+                        tok
+                    };
                     state = Ssp::Protected(flag.to_string());
                     enabled_before = true;
                     any_enabling = Some(flag.to_string());
                 }
                 "-fstack-protector-explicit" => {
-                    state = Ssp::Disabled("-fstack-protector-explicit protects only marked functions".into());
+                    state = Ssp::Disabled(
+                        "-fstack-protector-explicit protects only marked functions".into(),
+                    );
                 }
                 "-fno-stack-protector" => {
                     state = if enabled_before {
@@ -139,8 +153,11 @@ impl Compile<'_> {
         let mut level: Option<(u32, String)> = None;
         let mut pending_define = false;
         let mut pending_undef = false;
-        let mut note = |item: &str, level: &mut Option<(u32, String)>, define: bool| {
-            let Some(rest) = item.strip_prefix("_FORTIFY_SOURCE") else { return };
+        /// Apply `-D<item>` (`define`) or `-U<item>` to `level` if `item` is `_FORTIFY_SOURCE`.
+        fn note(item: &str, level: &mut Option<(u32, String)>, define: bool) {
+            let Some(rest) = item.strip_prefix("_FORTIFY_SOURCE") else {
+                return;
+            };
             if !define {
                 if rest.is_empty() {
                     *level = Some((0, "-U_FORTIFY_SOURCE".into()));
@@ -153,7 +170,7 @@ impl Compile<'_> {
                 None => return, // some other macro, e.g. _FORTIFY_SOURCE_FOO
             };
             *level = Some((n, format!("-D{item}")));
-        };
+        }
         for tok in &self.tokens {
             if pending_define || pending_undef {
                 note(tok, &mut level, pending_define);
@@ -184,7 +201,9 @@ impl Compile<'_> {
             }
         }
         if !self.pooled && !self.optimised() {
-            return Fortify::Unfortified("compiled without optimisation (-O0): _FORTIFY_SOURCE is inert".into());
+            return Fortify::Unfortified(
+                "compiled without optimisation (-O0): _FORTIFY_SOURCE is inert".into(),
+            );
         }
         match level {
             Some((n, _)) if n >= 2 => Fortify::Fortified(n),
@@ -229,14 +248,18 @@ pub(crate) fn ssp_verdict(records: &Records) -> Option<Outcome> {
             Ssp::Protected(flag) => protected.push(flag),
             Ssp::Exempted => exempted += 1,
             Ssp::Disabled(why) => bad.push((c, why)),
-            Ssp::Unspecified => bad.push((c, "no stack-protector option (compiler default)".into())),
+            Ssp::Unspecified => {
+                bad.push((c, "no stack-protector option (compiler default)".into()))
+            }
         }
     }
     let total = records.compiles.len();
     protected.sort();
     protected.dedup();
     let exempt_note = if exempted > 0 {
-        format!(", {exempted} deliberately exempted (-fno-stack-protector after an enabling option)")
+        format!(
+            ", {exempted} deliberately exempted (-fno-stack-protector after an enabling option)"
+        )
     } else {
         String::new()
     };
@@ -305,7 +328,10 @@ pub(crate) fn fortify_verdict(records: &Records) -> FortifyVerdict {
     if fortified.is_empty() {
         FortifyVerdict::Silent
     } else {
-        FortifyVerdict::Partly { fortified: fortified.len(), unrecorded }
+        FortifyVerdict::Partly {
+            fortified: fortified.len(),
+            unrecorded,
+        }
     }
 }
 
@@ -314,9 +340,11 @@ mod tests {
     use super::*;
     use crate::report::Status;
 
-    const HARD: &str = "GNU C17 12.2.0 -mtune=generic -march=x86-64 -O2 -fPIE -fstack-protector-strong";
+    const HARD: &str =
+        "GNU C17 12.2.0 -mtune=generic -march=x86-64 -O2 -fPIE -fstack-protector-strong";
     const SOFT: &str = "GNU C17 12.2.0 -mtune=generic -march=x86-64 -O2 -fno-stack-protector";
-    const MUSL_NOSSP: &str = "GNU C99 12.2.0 -Os -fPIE -fstack-protector-strong -ffreestanding -fno-stack-protector";
+    const MUSL_NOSSP: &str =
+        "GNU C99 12.2.0 -Os -fPIE -fstack-protector-strong -ffreestanding -fno-stack-protector";
 
     #[test]
     fn one_unprotected_compile_fails_the_file() {
@@ -345,38 +373,84 @@ mod tests {
 
     #[test]
     fn legacy_pool_is_judged_as_one_record() {
-        let r = Records::parse(&["-imultiarch x86_64-linux-gnu", "a.c", "-O2", "-fstack-protector-strong", "-D_FORTIFY_SOURCE=2"]);
+        let r = Records::parse(&[
+            "-imultiarch x86_64-linux-gnu",
+            "a.c",
+            "-O2",
+            "-fstack-protector-strong",
+            "-D_FORTIFY_SOURCE=2",
+        ]);
         assert_eq!(r.compiles.len(), 1);
         assert!(r.compiles[0].pooled);
         let o = ssp_verdict(&r).unwrap();
         assert_eq!(o.status, Status::Pass);
         assert!(o.detail.contains("GCC < 11"), "{}", o.detail);
-        assert!(matches!(fortify_verdict(&r), FortifyVerdict::Decided(ref o) if o.status == Status::Pass));
+        assert!(
+            matches!(fortify_verdict(&r), FortifyVerdict::Decided(ref o) if o.status == Status::Pass)
+        );
     }
 
     #[test]
     fn fortify_last_occurrence_wins() {
         let c = |s: &'static str| Records::parse(&[s]).compiles.remove(0).fortify();
-        assert_eq!(c("/usr/bin/clang -O2 -D_FORTIFY_SOURCE=2 -c a.c"), Fortify::Fortified(2));
-        assert_eq!(c("/usr/bin/clang -O2 -D _FORTIFY_SOURCE=3 -c a.c"), Fortify::Fortified(3));
-        assert!(matches!(c("/usr/bin/clang -O2 -D_FORTIFY_SOURCE=2 -U_FORTIFY_SOURCE -c a.c"), Fortify::Unfortified(_)));
-        assert!(matches!(c("/usr/bin/clang -O2 -D_FORTIFY_SOURCE=2 -D_FORTIFY_SOURCE=0 -c a.c"), Fortify::Unfortified(_)));
-        assert_eq!(c("/usr/bin/clang -O2 -U_FORTIFY_SOURCE -Wp,-D_FORTIFY_SOURCE=2 -c a.c"), Fortify::Fortified(2));
-        assert!(matches!(c("/usr/bin/clang -O2 -D_FORTIFY_SOURCE -c a.c"), Fortify::Unfortified(_)));
-        assert!(matches!(c("/usr/bin/clang -O0 -D_FORTIFY_SOURCE=2 -c a.c"), Fortify::Unfortified(_)));
-        assert!(matches!(c("/usr/bin/clang -O2 -c a.c"), Fortify::Unfortified(_)));
+        assert_eq!(
+            c("/usr/bin/clang -O2 -D_FORTIFY_SOURCE=2 -c a.c"),
+            Fortify::Fortified(2)
+        );
+        assert_eq!(
+            c("/usr/bin/clang -O2 -D _FORTIFY_SOURCE=3 -c a.c"),
+            Fortify::Fortified(3)
+        );
+        assert!(matches!(
+            c("/usr/bin/clang -O2 -D_FORTIFY_SOURCE=2 -U_FORTIFY_SOURCE -c a.c"),
+            Fortify::Unfortified(_)
+        ));
+        assert!(matches!(
+            c("/usr/bin/clang -O2 -D_FORTIFY_SOURCE=2 -D_FORTIFY_SOURCE=0 -c a.c"),
+            Fortify::Unfortified(_)
+        ));
+        assert_eq!(
+            c("/usr/bin/clang -O2 -U_FORTIFY_SOURCE -Wp,-D_FORTIFY_SOURCE=2 -c a.c"),
+            Fortify::Fortified(2)
+        );
+        assert!(matches!(
+            c("/usr/bin/clang -O2 -D_FORTIFY_SOURCE -c a.c"),
+            Fortify::Unfortified(_)
+        ));
+        assert!(matches!(
+            c("/usr/bin/clang -O0 -D_FORTIFY_SOURCE=2 -c a.c"),
+            Fortify::Unfortified(_)
+        ));
+        assert!(matches!(
+            c("/usr/bin/clang -O2 -c a.c"),
+            Fortify::Unfortified(_)
+        ));
         assert_eq!(c(HARD), Fortify::Unrecorded);
-        assert!(matches!(c("GNU C17 12.2.0 -fPIE"), Fortify::Unfortified(_)), "no -O means -O0");
+        assert!(
+            matches!(c("GNU C17 12.2.0 -fPIE"), Fortify::Unfortified(_)),
+            "no -O means -O0"
+        );
         assert_eq!(c("GNU C17 14.1.0 -O2 -fhardened"), Fortify::Fortified(3));
     }
 
     #[test]
     fn gcc_producer_records_leave_fortify_undecided() {
-        assert!(matches!(fortify_verdict(&Records::parse(&[HARD])), FortifyVerdict::Silent));
+        assert!(matches!(
+            fortify_verdict(&Records::parse(&[HARD])),
+            FortifyVerdict::Silent
+        ));
         let mixed = Records::parse(&[HARD, "/usr/bin/clang -O2 -D_FORTIFY_SOURCE=2 -c a.c"]);
-        assert!(matches!(fortify_verdict(&mixed), FortifyVerdict::Partly { fortified: 1, unrecorded: 1 }));
+        assert!(matches!(
+            fortify_verdict(&mixed),
+            FortifyVerdict::Partly {
+                fortified: 1,
+                unrecorded: 1
+            }
+        ));
         let o0 = Records::parse(&[HARD, "GNU C17 12.2.0 -O0 -fstack-protector-strong"]);
-        assert!(matches!(fortify_verdict(&o0), FortifyVerdict::Decided(ref o) if o.status == Status::Fail));
+        assert!(
+            matches!(fortify_verdict(&o0), FortifyVerdict::Decided(ref o) if o.status == Status::Fail)
+        );
     }
 
     #[test]

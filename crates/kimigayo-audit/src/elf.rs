@@ -6,13 +6,15 @@
 
 use goblin::elf::dynamic::{DT_FLAGS, DT_FLAGS_1, DT_JMPREL, DT_PLTRELSZ, DT_TEXTREL};
 use goblin::elf::header::{
-    EM_386, EM_AARCH64, EM_ARM, EM_LOONGARCH, EM_MIPS, EM_PPC, EM_PPC64, EM_RISCV, EM_S390,
-    EM_X86_64, ELFCLASS64,
+    ELFCLASS64, EM_386, EM_AARCH64, EM_ARM, EM_MIPS, EM_PPC, EM_PPC64, EM_RISCV, EM_S390, EM_X86_64,
 };
 use goblin::elf::program_header::{PF_X, PT_DYNAMIC, PT_GNU_RELRO, PT_GNU_STACK};
 use goblin::elf::section_header::{SHF_EXECINSTR, SHN_UNDEF, SHT_NOBITS, SHT_SYMTAB};
 use goblin::elf::sym::STT_FUNC;
 use goblin::elf::Elf;
+
+/// `EM_LOONGARCH` (not exported by this goblin version).
+const EM_LOONGARCH: u16 = 258;
 
 /// One symbol from `.symtab` or `.dynsym`.
 #[derive(Debug, Clone, Copy)]
@@ -105,11 +107,14 @@ impl<'a> Facts<'a> {
             .collect();
 
         let mut symbols = Vec::with_capacity(elf.syms.len() + elf.dynsyms.len());
-        for (table, strtab, dynamic) in
-            [(&elf.syms, &elf.strtab, false), (&elf.dynsyms, &elf.dynstrtab, true)]
-        {
+        for (table, strtab, dynamic) in [
+            (&elf.syms, &elf.strtab, false),
+            (&elf.dynsyms, &elf.dynstrtab, true),
+        ] {
             for sym in table.iter() {
-                let Some(name) = strtab.get_at(sym.st_name) else { continue };
+                let Some(name) = strtab.get_at(sym.st_name) else {
+                    continue;
+                };
                 if name.is_empty() {
                     continue;
                 }
@@ -126,7 +131,9 @@ impl<'a> Facts<'a> {
         let dynamic_exports = elf
             .dynsyms
             .iter()
-            .filter(|s| s.st_shndx != SHN_UNDEF as usize && s.st_bind() != goblin::elf::sym::STB_LOCAL)
+            .filter(|s| {
+                s.st_shndx != SHN_UNDEF as usize && s.st_bind() != goblin::elf::sym::STB_LOCAL
+            })
             .count();
         let glibc_versions = elf
             .dynstrtab
@@ -149,7 +156,10 @@ impl<'a> Facts<'a> {
             dt_textrel,
             has_plt_relocs: jmprel && pltrelsz != 0,
             has_relro: phdrs.iter().any(|p| p.p_type == PT_GNU_RELRO),
-            gnu_stack_flags: phdrs.iter().find(|p| p.p_type == PT_GNU_STACK).map(|p| p.p_flags),
+            gnu_stack_flags: phdrs
+                .iter()
+                .find(|p| p.p_type == PT_GNU_STACK)
+                .map(|p| p.p_flags),
             sections,
             has_symtab: elf.section_headers.iter().any(|s| s.sh_type == SHT_SYMTAB),
             symbols,
@@ -277,6 +287,9 @@ mod tests {
 
     #[test]
     fn nul_strings_split_and_skip_empty() {
-        assert_eq!(nul_strings(b"\0GCC: x\0\0rustc version 1\0"), vec!["GCC: x", "rustc version 1"]);
+        assert_eq!(
+            nul_strings(b"\0GCC: x\0\0rustc version 1\0"),
+            vec!["GCC: x", "rustc version 1"]
+        );
     }
 }

@@ -137,13 +137,22 @@ pub struct Outcome {
 
 impl Outcome {
     pub fn pass(detail: impl Into<String>) -> Self {
-        Outcome { status: Status::Pass, detail: detail.into() }
+        Outcome {
+            status: Status::Pass,
+            detail: detail.into(),
+        }
     }
     pub fn fail(detail: impl Into<String>) -> Self {
-        Outcome { status: Status::Fail, detail: detail.into() }
+        Outcome {
+            status: Status::Fail,
+            detail: detail.into(),
+        }
     }
     pub fn not_applicable(detail: impl Into<String>) -> Self {
-        Outcome { status: Status::NotApplicable, detail: detail.into() }
+        Outcome {
+            status: Status::NotApplicable,
+            detail: detail.into(),
+        }
     }
 }
 

@@ -1,0 +1,520 @@
+//! The Kimigayo build system: recipe → fetched, verified sources → sandboxed, hardened musl
+//! build → ELF audit → deterministic packages in a local repository.
+//!
+//! Every build is keyed by the hash of all its inputs (recipe, sources, patches, config,
+//! toolchain, flags, host tool versions, architecture, SOURCE_DATE_EPOCH) and cached under
+//! `<cache>/builds/<key>`; an unchanged build is reused, not redone. Nothing half-written
+//! ever reaches the cache or the repository: outputs are staged and renamed into place.
+
+pub mod cargo;
+pub mod host;
+pub mod inputs;
+pub mod packaging;
+pub mod plan;
+pub mod sandbox;
+pub mod toolchain;
+pub mod unpack;
+mod verify;
+
+use std::collections::BTreeMap;
+use std::fs;
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+
+use kimigayo_fetch::Fetcher;
+use kimigayo_hardening::{Level, Protection};
+use kimigayo_package::{BuildInfo, PackageMeta, PatchRecord, Repository, SourceRecord};
+use kimigayo_recipe::{Recipe, Toolchain};
+
+pub use verify::{verify, VerifyReport, VerifyRow};
+
+#[derive(Debug, thiserror::Error)]
+pub enum BuildError {
+    #[error("{0}")]
+    MissingTools(String),
+    #[error("{0}")]
+    Recipe(String),
+    #[error(transparent)]
+    Fetch(#[from] kimigayo_fetch::FetchError),
+    #[error("{component}: {message}\nfull log: {}", log.display())]
+    Prepare { component: String, message: String, log: PathBuf },
+    #[error("{component}: build step {step} failed: {text}\n--- last lines of the log ---\n{tail}\n---\nfull log: {}", log.display())]
+    Step { component: String, step: usize, text: String, tail: String, log: PathBuf },
+    #[error("{component}: hardening audit failed at level {level}:\n{failures}\nThe package was not published. Fix the flags named above, or waive a protection for a file with `build.audit_exempt` and a reason.")]
+    Audit { component: String, level: Level, failures: String },
+    #[error("{component}: packaging: {message}")]
+    Package { component: String, message: String },
+    #[error("architecture `{0}` is not supported yet: the arm64 cross build is planned (issue: multi-arch); build with --arch x86_64")]
+    UnsupportedArch(String),
+    #[error("{context}: {source}")]
+    Io { context: String, source: std::io::Error },
+}
+
+fn io_ctx(context: impl Into<String>) -> impl FnOnce(std::io::Error) -> BuildError {
+    let context = context.into();
+    move |source| BuildError::Io { context, source }
+}
+
+/// Everything a build run is configured with.
+#[derive(Debug, Clone)]
+pub struct BuildConfig {
+    pub arch: String,
+    pub hardening: Level,
+    pub jobs: usize,
+    pub source_date_epoch: u64,
+    /// The repository checkout (for `toolchain/` templates and repository-folder sources).
+    pub project_root: PathBuf,
+    pub recipes_dir: PathBuf,
+    /// Build cache, toolchains, logs, work folders (outside the checkout).
+    pub cache_dir: PathBuf,
+    /// Where sources are cached (shared between runs; sources are verified on every use).
+    pub source_cache_dir: PathBuf,
+    /// The output package repository.
+    pub repo_dir: PathBuf,
+    /// BusyBox applets added / removed relative to the recipe's config (property 10).
+    pub applets_add: Vec<String>,
+    pub applets_remove: Vec<String>,
+    /// Reuse cached builds (false = rebuild everything).
+    pub reuse: bool,
+    pub offline: bool,
+}
+
+/// What happened to one recipe.
+#[derive(Debug, Clone)]
+pub struct Outcome {
+    pub recipe: String,
+    pub key: String,
+    pub reused: bool,
+    pub seconds: f64,
+    pub packages: Vec<PackageMeta>,
+    pub audit: Vec<kimigayo_audit::FileReport>,
+}
+
+/// Progress sink: the CLI prints, tests stay quiet.
+pub trait Progress {
+    fn event(&self, msg: &str);
+}
+
+pub struct Quiet;
+impl Progress for Quiet {
+    fn event(&self, _msg: &str) {}
+}
+
+pub struct Builder<'p> {
+    pub cfg: BuildConfig,
+    pub recipes: Vec<Recipe>,
+    fetcher: Fetcher,
+    host_versions: BTreeMap<String, String>,
+    progress: &'p dyn Progress,
+    /// Packages produced in this run: package name → (meta, archive in cache).
+    built: BTreeMap<String, (PackageMeta, PathBuf)>,
+    toolchain: Option<PathBuf>,
+}
+
+impl<'p> Builder<'p> {
+    pub fn new(cfg: BuildConfig, progress: &'p dyn Progress) -> Result<Self, BuildError> {
+        if cfg.arch != "x86_64" {
+            return Err(BuildError::UnsupportedArch(cfg.arch.clone()));
+        }
+        let recipes = kimigayo_recipe::load_all(&cfg.recipes_dir).map_err(|e| BuildError::Recipe(e.to_string()))?;
+        let mut fetcher = Fetcher::new(&cfg.source_cache_dir);
+        fetcher.offline = cfg.offline;
+        Ok(Builder {
+            host_versions: host::debian_versions(host::RECORDED_PACKAGES),
+            fetcher,
+            recipes,
+            progress,
+            built: BTreeMap::new(),
+            toolchain: None,
+            cfg,
+        })
+    }
+
+    pub fn recipe(&self, name: &str) -> Option<&Recipe> {
+        self.recipes.iter().find(|r| r.name() == name)
+    }
+
+    /// Build `wanted` (all recipes when empty) and their build dependencies, in order.
+    pub fn build(&mut self, wanted: &[String]) -> Result<Vec<Outcome>, BuildError> {
+        let mut extra = Vec::new();
+        if self.recipes.iter().any(|r| r.build.toolchain == Toolchain::Cargo) {
+            extra.push(("cargo", "rustup (https://rustup.rs) or the cargo package"));
+        }
+        host::check_tools(&extra)?;
+        let wanted: Vec<String> = if wanted.is_empty() { self.recipes.iter().map(|r| r.name().to_string()).collect() } else { wanted.to_vec() };
+        let order = plan::order(&self.recipes, &wanted).map_err(BuildError::Recipe)?;
+        let mut outcomes = Vec::new();
+        let total = order.len();
+        for (i, name) in order.iter().enumerate() {
+            let recipe = self.recipe(name).expect("planned recipes exist").clone();
+            if !recipe.supports_arch(&self.cfg.arch) {
+                self.progress.event(&format!("[{}/{total}] {name}: skipped (not built for {})", i + 1, self.cfg.arch));
+                continue;
+            }
+            self.progress.event(&format!("[{}/{total}] {name} {}", i + 1, recipe.full_version()));
+            let o = self.build_one(&recipe)?;
+            self.progress.event(&format!(
+                "[{}/{total}] {name}: {} in {:.1}s ({})",
+                i + 1,
+                if o.reused { "reused from cache" } else { "built" },
+                o.seconds,
+                o.packages.iter().map(|p| format!("{} {} B", p.filename, p.size)).collect::<Vec<_>>().join(", ")
+            ));
+            outcomes.push(o);
+        }
+        Ok(outcomes)
+    }
+
+    fn dirs(&self) -> (PathBuf, PathBuf, PathBuf) {
+        let c = &self.cfg.cache_dir;
+        (c.join("builds"), c.join("work"), c.join("logs"))
+    }
+
+    /// The flags, linkage and compiler of a recipe at the configured level.
+    fn flags(&self, recipe: &Recipe) -> (Vec<String>, Vec<String>, Vec<String>) {
+        if matches!(recipe.build.toolchain, Toolchain::None | Toolchain::Cargo) {
+            return (vec![], vec![], vec![]);
+        }
+        let f = kimigayo_hardening::flags(self.cfg.hardening);
+        let mut cflags = vec!["-O2".to_string()];
+        cflags.extend(f.cflags.iter().cloned());
+        cflags.push(format!("-ffile-prefix-map={}=/usr/src/{}-{}", sandbox::SRC, recipe.name(), recipe.package.version));
+        (cflags, f.ldflags.clone(), f.link(recipe.build.linkage).to_vec())
+    }
+
+    fn toolchain_identity(&mut self, recipe: &Recipe) -> Result<String, BuildError> {
+        Ok(match recipe.build.toolchain {
+            Toolchain::None => "none".into(),
+            Toolchain::Host => host::gcc_identity(&self.host_versions),
+            Toolchain::Cargo => host::rustc_identity(),
+            Toolchain::Musl => {
+                let sysroot = self.ensure_toolchain()?;
+                format!(
+                    "{} + musl sysroot {}",
+                    host::gcc_identity(&self.host_versions),
+                    sysroot.file_name().unwrap().to_string_lossy()
+                )
+            }
+        })
+    }
+
+    /// Assemble the musl sysroot from the musl packages built (or reused) in this run.
+    pub fn ensure_toolchain(&mut self) -> Result<PathBuf, BuildError> {
+        if let Some(t) = &self.toolchain {
+            return Ok(t.clone());
+        }
+        let archives: Vec<PathBuf> = ["musl", "musl-dev"]
+            .iter()
+            .map(|n| {
+                self.built.get(*n).map(|(_, a)| a.clone()).ok_or_else(|| {
+                    BuildError::Recipe(format!("the musl toolchain needs package `{n}` built first (recipe musl)"))
+                })
+            })
+            .collect::<Result<_, _>>()?;
+        let spec = toolchain::ToolchainSpec {
+            arch: &self.cfg.arch,
+            archives,
+            templates: &self.cfg.project_root.join("toolchain"),
+            uapi_version: self.host_versions.get("linux-libc-dev").cloned().unwrap_or_default(),
+            gcc: host::gcc_identity(&self.host_versions),
+        };
+        let root = self.cfg.cache_dir.join("toolchains");
+        fs::create_dir_all(&root).map_err(io_ctx(format!("creating {}", root.display())))?;
+        let dir = spec.assemble(&root).map_err(io_ctx("assembling the musl toolchain"))?;
+        self.toolchain = Some(dir.clone());
+        Ok(dir)
+    }
+
+    /// The `.config` text for a recipe with a kconfig (applet selection applied).
+    fn kconfig_text(&self, recipe: &Recipe) -> Result<Option<String>, BuildError> {
+        let Some(k) = &recipe.build.kconfig else { return Ok(None) };
+        let path = recipe.dir.join(k);
+        let text = fs::read_to_string(&path).map_err(io_ctx(format!("reading {}", path.display())))?;
+        let base = kimigayo_kconfig::Config::parse(&text)
+            .map_err(|e| BuildError::Recipe(format!("{}: {e}", path.display())))?;
+        let (add, remove) = if recipe.name() == "busybox" {
+            (self.cfg.applets_add.as_slice(), self.cfg.applets_remove.as_slice())
+        } else {
+            (&[][..], &[][..])
+        };
+        let c = kimigayo_kconfig::select_applets(&base, add, remove)
+            .map_err(|e| BuildError::Recipe(format!("{}: {e}", path.display())))?;
+        Ok(Some(c.render()))
+    }
+
+    fn build_one(&mut self, recipe: &Recipe) -> Result<Outcome, BuildError> {
+        let start = Instant::now();
+        let name = recipe.name().to_string();
+        // 1. Sources, verified against their pins (or hashed, for repository folders).
+        let mut prepared = Vec::new();
+        let mut source_records = Vec::new();
+        for s in &recipe.sources {
+            let (local, sha, origin, file) = if let Some(p) = &s.path {
+                let local = recipe.dir.join(p);
+                let sha = inputs::tree_hash(&local, &s.include).map_err(io_ctx(format!("hashing {}", local.display())))?;
+                (local, sha, "repository".to_string(), format!("{p} (repository folder)"))
+            } else {
+                let (local, origin) = self.fetcher.fetch(s)?;
+                (local, s.sha256.clone().unwrap(), origin.to_string(), s.file.clone().unwrap())
+            };
+            source_records.push(SourceRecord { name: s.name.clone(), file, sha256: sha, origin });
+            prepared.push(unpack::Prepared { source: s.clone(), local });
+        }
+        let mut patch_records = Vec::new();
+        for pt in &recipe.patches {
+            let (path, sha) = match (&pt.file, &pt.source, &pt.path) {
+                (Some(f), _, _) => {
+                    let data = fs::read(recipe.dir.join(f)).map_err(io_ctx(format!("reading patch {f}")))?;
+                    (f.clone(), kimigayo_package::sha256_hex(&data))
+                }
+                (None, Some(src), Some(p)) => {
+                    let s = source_records.iter().find(|r| &r.name == src).expect("validated");
+                    (format!("{src}:{p}"), format!("in {}", s.sha256))
+                }
+                _ => unreachable!("validated"),
+            };
+            patch_records.push(PatchRecord { path, sha256: sha, reason: pt.reason.clone() });
+        }
+        let kconfig = self.kconfig_text(recipe)?;
+        let toolchain = self.toolchain_identity(recipe)?;
+        let (cflags, ldflags, linkflags) = self.flags(recipe);
+        let mut all_flags = cflags.clone();
+        all_flags.extend(ldflags.iter().cloned());
+        all_flags.extend(linkflags.iter().cloned());
+        let mut build_deps = BTreeMap::new();
+        for dep in plan::needs(recipe) {
+            for (pkg, (meta, _)) in &self.built {
+                if meta.origin == dep {
+                    build_deps.insert(format!("{pkg}-{}", meta.version), meta.checksum.sha256.clone());
+                }
+            }
+        }
+        let host_tools = match recipe.build.toolchain {
+            Toolchain::None => BTreeMap::from([("coreutils".to_string(), self.host_versions.get("coreutils").cloned().unwrap_or_default())]),
+            Toolchain::Cargo => BTreeMap::from([("rustc".to_string(), host::rustc_identity()), ("cargo".to_string(), host::command_output("cargo", &["--version"]).unwrap_or_default())]),
+            _ => self.host_versions.clone(),
+        };
+        let recipe_files = inputs::tree_hash(&recipe.dir, &[]).map_err(io_ctx(format!("hashing {}", recipe.dir.display())))?;
+        let inputs = inputs::Inputs {
+            format: 1,
+            recipe: name.clone(),
+            recipe_sha256: kimigayo_package::sha256_hex(recipe.text.as_bytes()),
+            arch: self.cfg.arch.clone(),
+            hardening: self.cfg.hardening.to_string(),
+            linkage: recipe.build.linkage.to_string(),
+            source_date_epoch: self.cfg.source_date_epoch,
+            flags: all_flags.clone(),
+            sources: source_records.iter().map(|s| (s.name.clone(), s.sha256.clone())).collect(),
+            patches: patch_records.iter().map(|p| (p.path.clone(), p.sha256.clone())).collect(),
+            kconfig: kconfig.as_ref().map(|k| kimigayo_package::sha256_hex(k.as_bytes())),
+            toolchain: toolchain.clone(),
+            build_dependencies: build_deps.clone(),
+            host_tools: host_tools.clone(),
+            recipe_files,
+        };
+        let key = inputs.key();
+        let (builds, works, logs) = self.dirs();
+        for d in [&builds, &works, &logs] {
+            fs::create_dir_all(d).map_err(io_ctx(format!("creating {}", d.display())))?;
+        }
+        let done = builds.join(&key);
+        let repo = Repository::new(&self.cfg.repo_dir);
+
+        if self.cfg.reuse && done.join(".complete").is_file() {
+            let outcome = self.publish_cached(&name, &key, &done, &repo, start, true)?;
+            return Ok(outcome);
+        }
+
+        // 2. Fresh work folder, sources unpacked and patched.
+        let work = tempfile::Builder::new().prefix(&format!("{name}-")).tempdir_in(&works).map_err(io_ctx("creating a work folder"))?;
+        let log = logs.join(format!("{name}.log"));
+        fs::write(&log, format!("kimigayo build of {name} {} key {key}\n", recipe.full_version())).map_err(io_ctx("writing the log"))?;
+        unpack::unpack_all(recipe, &prepared, work.path(), &log)?;
+        if let Some(k) = &kconfig {
+            fs::write(work.path().join("src/.config"), k).map_err(io_ctx("writing .config"))?;
+        }
+        let dest = work.path().join("dest");
+        fs::create_dir_all(&dest).map_err(io_ctx("creating dest"))?;
+
+        // 3. Build.
+        let compiler = match recipe.build.toolchain {
+            Toolchain::Cargo => {
+                let target = cargo::build(&work.path().join("src"), &recipe.build.cargo_packages, &self.cfg.arch, &log)
+                    .map_err(io_ctx("running cargo"))?;
+                let dir = target.map_err(|text| BuildError::Step {
+                    component: name.clone(),
+                    step: 1,
+                    text,
+                    tail: sandbox::tail(&log, 25),
+                    log: log.clone(),
+                })?;
+                let bin = dest.join("usr/bin");
+                fs::create_dir_all(&bin).map_err(io_ctx("creating usr/bin"))?;
+                for b in &recipe.build.bins {
+                    fs::copy(dir.join(b), bin.join(b)).map_err(io_ctx(format!("installing {b}")))?;
+                    use std::os::unix::fs::PermissionsExt;
+                    fs::set_permissions(bin.join(b), fs::Permissions::from_mode(0o755)).map_err(io_ctx("chmod"))?;
+                }
+                host::rustc_identity()
+            }
+            tc => {
+                let sysroot = if tc == Toolchain::Musl { Some(self.ensure_toolchain()?) } else { None };
+                let env = self.step_env(recipe, &cflags, &ldflags, &linkflags, sysroot.is_some());
+                let sb = sandbox::Sandbox { work: work.path(), files: &recipe.dir, toolchain: sysroot.as_deref(), env };
+                let r = sb.run(&recipe.build.steps, &log).map_err(io_ctx("running bubblewrap"))?;
+                if let Err((idx, text)) = r {
+                    return Err(BuildError::Step { component: name, step: idx + 1, text, tail: sandbox::tail(&log, 25), log });
+                }
+                match tc {
+                    Toolchain::None => "none".to_string(),
+                    _ => host::gcc_identity(&self.host_versions),
+                }
+            }
+        };
+
+        // 4. Audit every ELF file.
+        let audit = kimigayo_audit::audit_tree(&dest).map_err(|e| BuildError::Package { component: name.clone(), message: e.to_string() })?;
+        self.check_audit(recipe, &audit)?;
+
+        // 5. Package into a staging folder, then move into the cache atomically.
+        let staging = builds.join(format!("{key}.partial"));
+        let _ = fs::remove_dir_all(&staging);
+        fs::create_dir_all(&staging).map_err(io_ctx("creating the staging folder"))?;
+        let libc = self.built.get("musl").map(|(m, _)| format!("musl-{}", m.version)).unwrap_or_else(|| match recipe.build.toolchain {
+            Toolchain::Cargo => "musl-1.2.5 (bundled with Rust's musl target)".into(),
+            Toolchain::None => "none".into(),
+            _ => format!("musl-{}", recipe.full_version()),
+        });
+        let build_info = BuildInfo {
+            timestamp: kimigayo_package::metadata::rfc3339(self.cfg.source_date_epoch),
+            build_hash: key.clone(),
+            compiler,
+            flags: all_flags,
+            hardening: self.cfg.hardening.to_string(),
+            linkage: recipe.build.linkage.to_string(),
+            target: match recipe.build.toolchain {
+                Toolchain::Cargo => cargo::target(&self.cfg.arch),
+                _ => format!("{}-linux-musl", self.cfg.arch),
+            },
+            libc,
+            recipe_sha256: inputs.recipe_sha256.clone(),
+            sources: source_records,
+            patches: patch_records,
+            build_dependencies: build_deps,
+            host_tools,
+        };
+        let common = packaging::MetaCommon { recipe, arch: &self.cfg.arch, epoch: self.cfg.source_date_epoch, build_info };
+        let produced = packaging::produce(&common, &dest, &staging);
+        if let Err(e) = produced {
+            let _ = fs::remove_dir_all(&staging);
+            return Err(e);
+        }
+        fs::write(staging.join("audit.json"), serde_json::to_string_pretty(&audit).unwrap_or_default()).map_err(io_ctx("writing audit.json"))?;
+        let _ = fs::copy(&log, staging.join("build.log"));
+        fs::write(staging.join(".complete"), &key).map_err(io_ctx("marking the build complete"))?;
+        let _ = fs::remove_dir_all(&done);
+        fs::rename(&staging, &done).map_err(io_ctx(format!("moving the build into {}", done.display())))?;
+        drop(work);
+        self.publish_cached(&name, &key, &done, &repo, start, false)
+    }
+
+    fn step_env(&self, recipe: &Recipe, cflags: &[String], ldflags: &[String], linkflags: &[String], musl: bool) -> Vec<(String, String)> {
+        let arch = &self.cfg.arch;
+        let mut env = vec![
+            ("PATH", if musl { "/toolchain/bin:/usr/bin:/bin".to_string() } else { "/usr/bin:/bin".to_string() }),
+            ("HOME", "/build/home".into()),
+            ("TMPDIR", "/tmp".into()),
+            ("LC_ALL", "C".into()),
+            ("LANG", "C".into()),
+            ("TZ", "UTC".into()),
+            ("SOURCE_DATE_EPOCH", self.cfg.source_date_epoch.to_string()),
+            ("KCONFIG_NOTIMESTAMP", "1".into()),
+            ("KBUILD_BUILD_USER", "kimigayo".into()),
+            ("KBUILD_BUILD_HOST", "kimigayo".into()),
+            ("ARCH", arch.clone()),
+            ("TARGET", format!("{arch}-linux-musl")),
+            ("JOBS", self.cfg.jobs.to_string()),
+            ("DESTDIR", sandbox::DEST.into()),
+            ("SRCDIR", sandbox::SRC.into()),
+            ("FILESDIR", sandbox::FILES.into()),
+            ("EXTRADIR", sandbox::EXTRA.into()),
+            ("PKG_NAME", recipe.name().into()),
+            ("PKG_VERSION", recipe.package.version.clone()),
+            ("CFLAGS", cflags.join(" ")),
+            ("LDFLAGS", ldflags.join(" ")),
+            ("LINK_FLAGS", linkflags.join(" ")),
+            ("LINKAGE", recipe.build.linkage.to_string()),
+            ("HARDENING", self.cfg.hardening.to_string()),
+        ];
+        if recipe.build.toolchain != Toolchain::None {
+            let cc = if musl { format!("{arch}-linux-musl-gcc") } else { "gcc".to_string() };
+            env.push(("CC", cc));
+        }
+        env.into_iter().map(|(k, v)| (k.to_string(), v)).collect()
+    }
+
+    fn check_audit(&self, recipe: &Recipe, audit: &[kimigayo_audit::FileReport]) -> Result<(), BuildError> {
+        let required = kimigayo_hardening::required(self.cfg.hardening);
+        let exempt: Vec<(Protection, globset::GlobMatcher)> = recipe
+            .build
+            .audit_exempt
+            .iter()
+            .filter_map(|e| {
+                let (p, g) = e.split_once(':')?;
+                let prot = Protection::ALL.into_iter().find(|x| x.as_str() == p)?;
+                Some((prot, globset::Glob::new(g).ok()?.compile_matcher()))
+            })
+            .collect();
+        let mut lines = Vec::new();
+        for r in audit {
+            let missing: Vec<Protection> = r
+                .failures(required)
+                .into_iter()
+                .filter(|p| !exempt.iter().any(|(ep, g)| ep == p && g.is_match(&r.path)))
+                .collect();
+            for p in missing {
+                let detail = r.check(p).map(|o| o.detail.clone()).unwrap_or_default();
+                lines.push(format!("  {}: missing {} ({detail}) — {}", r.path, p, p.remedy()));
+            }
+        }
+        if lines.is_empty() {
+            return Ok(());
+        }
+        if self.cfg.hardening.audit_is_fatal() {
+            Err(BuildError::Audit { component: recipe.name().into(), level: self.cfg.hardening, failures: lines.join("\n") })
+        } else {
+            self.progress.event(&format!("warning: {} audit findings at level {}:\n{}", recipe.name(), self.cfg.hardening, lines.join("\n")));
+            Ok(())
+        }
+    }
+
+    fn publish_cached(&mut self, name: &str, key: &str, done: &Path, repo: &Repository, start: Instant, reused: bool) -> Result<Outcome, BuildError> {
+        let mut metas = Vec::new();
+        let mut entries: Vec<PathBuf> = fs::read_dir(done).map_err(io_ctx(format!("reading {}", done.display())))?.filter_map(|e| e.ok()).map(|e| e.path()).collect();
+        entries.sort();
+        for p in entries {
+            if p.extension().is_some_and(|e| e == "json") && p.file_name().is_some_and(|f| f != "audit.json") {
+                let text = fs::read_to_string(&p).map_err(io_ctx(format!("reading {}", p.display())))?;
+                let meta: PackageMeta = serde_json::from_str(&text)
+                    .map_err(|e| BuildError::Package { component: name.into(), message: format!("{}: {e}", p.display()) })?;
+                let archive = done.join(&meta.filename);
+                kimigayo_package::publish(repo, &archive, &meta).map_err(io_ctx(format!("publishing {} into {}", meta.filename, repo.root.display())))?;
+                self.built.insert(meta.name.clone(), (meta.clone(), archive));
+                metas.push(meta);
+            }
+        }
+        let audit = fs::read_to_string(done.join("audit.json")).ok().and_then(|t| serde_json::from_str(&t).ok()).unwrap_or_default();
+        Ok(Outcome { recipe: name.to_string(), key: key.to_string(), reused, seconds: start.elapsed().as_secs_f64(), packages: metas, audit })
+    }
+}
+
+/// Default cache folder: `$KIMIGAYO_CACHE_DIR`, else `$XDG_CACHE_HOME/kimigayo`, else `~/.cache/kimigayo`.
+pub fn default_cache_dir() -> PathBuf {
+    if let Some(d) = std::env::var_os("KIMIGAYO_CACHE_DIR") {
+        return PathBuf::from(d);
+    }
+    if let Some(d) = std::env::var_os("XDG_CACHE_HOME") {
+        return PathBuf::from(d).join("kimigayo");
+    }
+    PathBuf::from(std::env::var_os("HOME").unwrap_or_else(|| "/root".into())).join(".cache/kimigayo")
+}

@@ -1,0 +1,395 @@
+//! One function per subcommand: turn arguments into library calls and render the result.
+
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::time::Instant;
+
+use anyhow::{anyhow, bail, Context, Result};
+use clap::Args;
+use kimigayo_build::{BuildConfig, Builder, Progress};
+use kimigayo_hardening::Level;
+
+/// Prints progress lines with the elapsed time to stderr.
+struct Stderr(Instant);
+impl Progress for Stderr {
+    fn event(&self, msg: &str) {
+        eprintln!("[{:>6.1}s] {msg}", self.0.elapsed().as_secs_f64());
+    }
+}
+
+fn project_root(given: Option<PathBuf>) -> Result<PathBuf> {
+    if let Some(p) = given {
+        return Ok(p);
+    }
+    let mut dir = std::env::current_dir()?;
+    loop {
+        if dir.join("recipes").is_dir() && dir.join("toolchain").is_dir() {
+            return Ok(dir);
+        }
+        if !dir.pop() {
+            bail!("not inside a Kimigayo checkout (no recipes/ and toolchain/ found upwards); pass --project DIR");
+        }
+    }
+}
+
+/// `arm64` is the kernel's and the design's name for aarch64.
+fn normalise_arch(a: &str) -> Result<String> {
+    match a {
+        "x86_64" | "amd64" => Ok("x86_64".into()),
+        "arm64" | "aarch64" => Ok("aarch64".into()),
+        other => bail!("unknown architecture `{other}`: use x86_64 or arm64"),
+    }
+}
+
+fn source_date_epoch(root: &Path) -> Result<u64> {
+    if let Ok(v) = std::env::var("SOURCE_DATE_EPOCH") {
+        return v.trim().parse().with_context(|| format!("SOURCE_DATE_EPOCH=`{v}` is not a number of seconds"));
+    }
+    let out = std::process::Command::new("git").args(["log", "-1", "--format=%ct"]).current_dir(root).output();
+    match out {
+        Ok(o) if o.status.success() && !o.stdout.is_empty() => Ok(String::from_utf8_lossy(&o.stdout).trim().parse()?),
+        _ => bail!("cannot take SOURCE_DATE_EPOCH from git (no commit?): set SOURCE_DATE_EPOCH explicitly"),
+    }
+}
+
+#[derive(Args, Clone)]
+pub struct CommonBuild {
+    /// Target architecture: x86_64 or arm64
+    #[arg(long, env = "ARCH", default_value = "x86_64")]
+    arch: String,
+    /// Hardening level: full, basic or none
+    #[arg(long = "security-hardening", alias = "hardening", env = "SECURITY_HARDENING", default_value = "full")]
+    hardening: Level,
+    /// Cross compiler prefix (accepted for compatibility; must match --arch)
+    #[arg(long, env = "CROSS_COMPILE", default_value = "")]
+    cross_compile: String,
+    /// Output package repository
+    #[arg(long, default_value = "out/repo")]
+    repo: PathBuf,
+    /// Parallel jobs inside each build
+    #[arg(long, short = 'j')]
+    jobs: Option<usize>,
+    /// BusyBox applets to add (+name) or remove (-name), comma separated, e.g. -vi,+nc
+    #[arg(long, env = "APPLETS", default_value = "", allow_hyphen_values = true)]
+    applets: String,
+    /// Use only the source cache and KIMIGAYO_SOURCE_MIRROR (no network)
+    #[arg(long)]
+    offline: bool,
+    /// Build cache folder (default: $KIMIGAYO_CACHE_DIR, $XDG_CACHE_HOME/kimigayo, ~/.cache/kimigayo)
+    #[arg(long)]
+    cache_dir: Option<PathBuf>,
+}
+
+fn parse_applets(s: &str) -> Result<(Vec<String>, Vec<String>)> {
+    let (mut add, mut remove) = (Vec::new(), Vec::new());
+    for item in s.split(',').map(str::trim).filter(|x| !x.is_empty()) {
+        match item.split_at(1) {
+            ("+", n) => add.push(n.to_string()),
+            ("-", n) => remove.push(n.to_string()),
+            _ => bail!("applet selection `{item}` needs a + (add) or - (remove) prefix, e.g. --applets=-vi,+nc"),
+        }
+    }
+    Ok((add, remove))
+}
+
+fn check_cross(arch: &str, cross: &str) -> Result<()> {
+    if cross.is_empty() {
+        return Ok(());
+    }
+    let want = format!("{arch}-linux-musl-");
+    if cross != want {
+        bail!("CROSS_COMPILE=`{cross}` does not match ARCH ({arch}): use CROSS_COMPILE={want}");
+    }
+    Ok(())
+}
+
+fn build_config(project: Option<PathBuf>, c: &CommonBuild) -> Result<BuildConfig> {
+    let root = project_root(project)?;
+    let arch = normalise_arch(&c.arch)?;
+    check_cross(&arch, &c.cross_compile)?;
+    let (applets_add, applets_remove) = parse_applets(&c.applets)?;
+    let cache_dir = c.cache_dir.clone().unwrap_or_else(kimigayo_build::default_cache_dir);
+    let repo = if c.repo.is_absolute() { c.repo.clone() } else { root.join(&c.repo) };
+    Ok(BuildConfig {
+        arch,
+        hardening: c.hardening,
+        jobs: c.jobs.unwrap_or_else(|| std::thread::available_parallelism().map_or(2, |n| n.get())),
+        source_date_epoch: source_date_epoch(&root)?,
+        recipes_dir: root.join("recipes"),
+        source_cache_dir: cache_dir.clone(),
+        cache_dir,
+        repo_dir: repo,
+        project_root: root,
+        applets_add,
+        applets_remove,
+        reuse: true,
+        offline: c.offline,
+    })
+}
+
+// ---------------------------------------------------------------- configure
+
+#[derive(Args)]
+pub struct ConfigureArgs {
+    #[command(flatten)]
+    common: CommonBuild,
+    /// Where to write the make configuration
+    #[arg(long, default_value = "config.mk")]
+    output: PathBuf,
+}
+
+pub fn configure(project: Option<PathBuf>, a: ConfigureArgs) -> Result<ExitCode> {
+    let root = project_root(project)?;
+    let arch = normalise_arch(&a.common.arch)?;
+    check_cross(&arch, &a.common.cross_compile)?;
+    parse_applets(&a.common.applets)?;
+    kimigayo_recipe::load_all(&root.join("recipes")).map_err(|e| anyhow!("{e}"))?;
+    let mut missing = Vec::new();
+    for (t, p) in kimigayo_build::host::REQUIRED_TOOLS {
+        if kimigayo_build::host::which(t).is_none() {
+            missing.push(format!("  {t} (apt-get install {p})"));
+        }
+    }
+    let make_arch = if arch == "aarch64" { "arm64" } else { "x86_64" };
+    let text = format!(
+        "# Written by ./configure (kimigayo configure); edit by re-running it.\n\
+         ARCH ?= {make_arch}\nSECURITY_HARDENING ?= {}\nREPRODUCIBLE_BUILD ?= yes\nCROSS_COMPILE ?= {}\nAPPLETS ?= {}\n",
+        a.common.hardening, a.common.cross_compile, a.common.applets
+    );
+    let out = if a.output.is_absolute() { a.output } else { root.join(a.output) };
+    std::fs::write(&out, text).with_context(|| format!("writing {}", out.display()))?;
+    println!("configured: ARCH={make_arch} SECURITY_HARDENING={} -> {}", a.common.hardening, out.display());
+    if arch != "x86_64" {
+        println!("note: {arch} builds are not supported yet; `make` will stop with an explanation");
+    }
+    if !missing.is_empty() {
+        println!("missing host tools (run scripts/setup.sh):\n{}", missing.join("\n"));
+        return Ok(ExitCode::from(1));
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+// ---------------------------------------------------------------- build
+
+#[derive(Args)]
+pub struct BuildArgs {
+    /// Recipes to build (default: all)
+    recipes: Vec<String>,
+    #[command(flatten)]
+    common: CommonBuild,
+    /// Rebuild even when a cached build with identical inputs exists
+    #[arg(long)]
+    no_cache: bool,
+    /// Print the result as JSON on stdout
+    #[arg(long)]
+    json: bool,
+}
+
+pub fn build(project: Option<PathBuf>, a: BuildArgs) -> Result<ExitCode> {
+    let mut cfg = build_config(project, &a.common)?;
+    cfg.reuse = !a.no_cache;
+    let progress = Stderr(Instant::now());
+    let start = Instant::now();
+    let mut b = Builder::new(cfg.clone(), &progress)?;
+    let outcomes = b.build(&a.recipes)?;
+    let secs = start.elapsed().as_secs_f64();
+    if a.json {
+        let v: Vec<_> = outcomes
+            .iter()
+            .map(|o| serde_json::json!({"recipe": o.recipe, "build_hash": o.key, "reused": o.reused, "seconds": o.seconds, "packages": o.packages}))
+            .collect();
+        println!("{}", serde_json::to_string_pretty(&serde_json::json!({"seconds": secs, "repository": cfg.repo_dir, "components": v}))?);
+    } else {
+        let reused = outcomes.iter().filter(|o| o.reused).count();
+        println!("{:<16} {:<14} {:>10} {:>12}  {}", "PACKAGE", "VERSION", "SIZE", "INSTALLED", "SHA-256");
+        for o in &outcomes {
+            for p in &o.packages {
+                println!("{:<16} {:<14} {:>10} {:>12}  {}", p.name, p.version, p.size, p.installed_size, &p.checksum.sha256[..16]);
+            }
+        }
+        println!(
+            "{} components in {secs:.1}s ({reused} reused from cache, {} built) -> {}",
+            outcomes.len(),
+            outcomes.len() - reused,
+            cfg.repo_dir.display()
+        );
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+// ---------------------------------------------------------------- verify
+
+#[derive(Args)]
+pub struct VerifyArgs {
+    #[command(flatten)]
+    common: CommonBuild,
+    /// Keep the rebuild folder (printed) for inspection
+    #[arg(long)]
+    keep: bool,
+    /// Print the report as JSON on stdout
+    #[arg(long)]
+    json: bool,
+}
+
+pub fn verify(project: Option<PathBuf>, a: VerifyArgs) -> Result<ExitCode> {
+    let cfg = build_config(project, &a.common)?;
+    let progress = Stderr(Instant::now());
+    std::fs::create_dir_all(&cfg.cache_dir)?;
+    let scratch = tempfile::Builder::new().prefix("verify-").tempdir_in(&cfg.cache_dir)?;
+    let report = kimigayo_build::verify(&cfg, scratch.path().to_path_buf(), &progress)?;
+    if a.keep {
+        let kept = scratch.keep();
+        eprintln!("rebuild kept in {}", kept.display());
+    }
+    if a.json {
+        println!("{}", serde_json::to_string_pretty(&serde_json::json!({"ok": report.ok(), "packages": report.rows}))?);
+    } else {
+        println!("{:<28} {:<18} {:<18} RESULT", "PACKAGE", "RECORDED", "REBUILT");
+        for r in &report.rows {
+            let short = |s: &Option<String>| s.as_deref().map_or("-".to_string(), |x| x[..16].to_string());
+            println!(
+                "{:<28} {:<18} {:<18} {}",
+                r.package,
+                short(&r.recorded_sha256),
+                short(&r.rebuilt_sha256),
+                if r.identical { "identical".to_string() } else { format!("DIFFERS: {}", r.difference.as_deref().unwrap_or("")) }
+            );
+        }
+        println!("{}", if report.ok() { "verify: every package is bit-identical" } else { "verify: MISMATCH (see above)" });
+    }
+    Ok(if report.ok() { ExitCode::SUCCESS } else { ExitCode::from(1) })
+}
+
+// ---------------------------------------------------------------- audit
+
+#[derive(Args)]
+pub struct AuditArgs {
+    /// Files or folders (a root filesystem) to audit
+    #[arg(required = true)]
+    paths: Vec<PathBuf>,
+    /// Which protections are required: full, basic or none
+    #[arg(long, default_value = "full")]
+    level: Level,
+    /// JSON output
+    #[arg(long)]
+    json: bool,
+}
+
+pub fn audit(a: AuditArgs) -> Result<ExitCode> {
+    let required = kimigayo_hardening::required(a.level);
+    let mut reports = Vec::new();
+    for p in &a.paths {
+        let mut r = kimigayo_audit::audit_tree(p).map_err(|e| anyhow!("{e}"))?;
+        if p.is_dir() {
+            for x in &mut r {
+                x.path = p.join(&x.path).display().to_string();
+            }
+        }
+        reports.extend(r);
+    }
+    if a.json {
+        println!("{}", kimigayo_audit::render_json(&reports, required));
+    } else {
+        print!("{}", kimigayo_audit::render_table(&reports, required));
+    }
+    let failed = reports.iter().any(|r| !r.failures(required).is_empty());
+    Ok(if failed { ExitCode::from(1) } else { ExitCode::SUCCESS })
+}
+
+// ---------------------------------------------------------------- fetch, recipes, toolchain, clean
+
+#[derive(Args)]
+pub struct FetchArgs {
+    /// Recipes whose sources to fetch (default: all)
+    recipes: Vec<String>,
+    #[arg(long)]
+    cache_dir: Option<PathBuf>,
+}
+
+pub fn fetch(project: Option<PathBuf>, a: FetchArgs) -> Result<ExitCode> {
+    let root = project_root(project)?;
+    let recipes = kimigayo_recipe::load_all(&root.join("recipes")).map_err(|e| anyhow!("{e}"))?;
+    let f = kimigayo_fetch::Fetcher::new(a.cache_dir.unwrap_or_else(kimigayo_build::default_cache_dir));
+    for r in recipes.iter().filter(|r| a.recipes.is_empty() || a.recipes.iter().any(|n| n == r.name())) {
+        for s in r.sources.iter().filter(|s| s.file.is_some()) {
+            let (path, origin) = f.fetch(s)?;
+            println!("{:<16} {:<44} {} ({origin})", r.name(), s.file.as_deref().unwrap_or(""), path.display());
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+#[derive(Args)]
+pub struct RecipesArgs {
+    #[arg(long)]
+    json: bool,
+}
+
+pub fn recipes(project: Option<PathBuf>, a: RecipesArgs) -> Result<ExitCode> {
+    let root = project_root(project)?;
+    let recipes = kimigayo_recipe::load_all(&root.join("recipes")).map_err(|e| anyhow!("{e}"))?;
+    if a.json {
+        let v: Vec<_> = recipes
+            .iter()
+            .map(|r| serde_json::json!({"name": r.name(), "version": r.full_version().to_string(), "license": r.package.license, "description": r.package.description}))
+            .collect();
+        println!("{}", serde_json::to_string_pretty(&v)?);
+    } else {
+        for r in &recipes {
+            println!("{:<16} {:<12} {:<20} {}", r.name(), r.full_version().to_string(), r.package.license, r.package.description);
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+#[derive(Args)]
+pub struct ToolchainArgs {
+    #[command(flatten)]
+    common: CommonBuild,
+}
+
+pub fn toolchain(project: Option<PathBuf>, a: ToolchainArgs) -> Result<ExitCode> {
+    let cfg = build_config(project, &a.common)?;
+    let progress = Stderr(Instant::now());
+    let mut b = Builder::new(cfg, &progress)?;
+    b.build(&["musl".to_string()])?;
+    println!("{}", b.ensure_toolchain()?.display());
+    Ok(ExitCode::SUCCESS)
+}
+
+#[derive(Args)]
+pub struct CleanArgs {
+    /// Also remove the build cache (sources stay unless --sources)
+    #[arg(long)]
+    cache: bool,
+    /// Also remove cached sources
+    #[arg(long)]
+    sources: bool,
+    #[arg(long)]
+    cache_dir: Option<PathBuf>,
+}
+
+pub fn clean(project: Option<PathBuf>, a: CleanArgs) -> Result<ExitCode> {
+    let root = project_root(project)?;
+    let out = root.join("out");
+    if out.exists() {
+        std::fs::remove_dir_all(&out).with_context(|| format!("removing {}", out.display()))?;
+        println!("removed {}", out.display());
+    }
+    let cache = a.cache_dir.unwrap_or_else(kimigayo_build::default_cache_dir);
+    let mut kinds = vec![];
+    if a.cache {
+        kinds.extend(["builds", "work", "logs", "toolchains"]);
+    }
+    if a.sources {
+        kinds.extend(["sources", "apt"]);
+    }
+    for k in kinds {
+        let d = cache.join(k);
+        if d.exists() {
+            std::fs::remove_dir_all(&d).with_context(|| format!("removing {}", d.display()))?;
+            println!("removed {}", d.display());
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
