@@ -186,8 +186,16 @@ fn is_fortify_symbol(name: &str) -> bool {
         && !matches!(name, "__stack_chk" | "__chk_fail")
 }
 
-/// A `.comment` string the Kimigayo fortify headers may emit (`#ident "kimigayo-fortify ..."`).
-pub(crate) const FORTIFY_MARKER: &str = "kimigayo-fortify";
+/// The `.comment` string the Kimigayo fortify headers can emit in every translation unit
+/// where fortification is active: `kimigayo-fortify _FORTIFY_SOURCE=<level>` (for example
+/// with a top-level `__asm__(".ident \"kimigayo-fortify _FORTIFY_SOURCE=2\"")`). `.comment`
+/// survives `strip`, and GCC >= 11 records no `-D` option anywhere else.
+pub(crate) const FORTIFY_MARKER: &str = "kimigayo-fortify _FORTIFY_SOURCE=";
+
+/// The level a fortify marker states, if `s` is one.
+fn fortify_marker_level(s: &str) -> Option<u32> {
+    s.strip_prefix(FORTIFY_MARKER)?.trim().parse().ok()
+}
 
 fn fortify(cx: &Context) -> Outcome {
     let f = cx.facts;
@@ -218,11 +226,17 @@ fn fortify(cx: &Context) -> Outcome {
             shown.join(", ")
         ));
     }
-    if let Some(m) = f
+    let markers: Vec<(&str, u32)> = f
         .section_strings(".comment")
         .into_iter()
-        .find(|s| s.starts_with(FORTIFY_MARKER))
-    {
+        .filter_map(|s| fortify_marker_level(s).map(|n| (s, n)))
+        .collect();
+    if let Some((weak, _)) = markers.iter().find(|(_, n)| *n < 2) {
+        return Outcome::fail(format!(
+            ".comment marker from the Kimigayo fortify headers shows a weaker level: \"{weak}\" (needs 2 or 3){partly}"
+        ));
+    }
+    if let Some((m, _)) = markers.first() {
         return Outcome::pass(format!(
             ".comment marker from the Kimigayo fortify headers: \"{m}\"{partly}"
         ));
@@ -257,5 +271,23 @@ mod tests {
         assert!(!is_fortify_symbol("__stack_chk_fail"));
         assert!(!is_fortify_symbol("strcpy_chk"));
         assert!(!is_fortify_symbol("___chk"));
+    }
+
+    #[test]
+    fn fortify_marker_states_a_level() {
+        assert_eq!(
+            fortify_marker_level("kimigayo-fortify _FORTIFY_SOURCE=2"),
+            Some(2)
+        );
+        assert_eq!(
+            fortify_marker_level("kimigayo-fortify _FORTIFY_SOURCE=3"),
+            Some(3)
+        );
+        assert_eq!(
+            fortify_marker_level("kimigayo-fortify _FORTIFY_SOURCE=1"),
+            Some(1)
+        );
+        assert_eq!(fortify_marker_level("kimigayo-fortify"), None);
+        assert_eq!(fortify_marker_level("GCC: (GNU) 12.2.0"), None);
     }
 }

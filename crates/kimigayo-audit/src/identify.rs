@@ -113,14 +113,12 @@ pub(crate) fn libc(f: &Facts, kind: ElfKind) -> (Libc, String) {
             "shared object that needs no library (no DT_NEEDED)".into(),
         );
     }
-    // From here on the file is static (or a library needing nothing) and has no symbol
-    // that names its libc: fall back on strings glibc embeds in every static link.
-    for (rev, what) in [
-        ("SELBANUT_CBILG", "GLIBC_TUNABLES"),
-        ("ETAVIRP_CBILG", "GLIBC_PRIVATE"),
-        ("yrarbiL C UNG", "GNU C Library"),
-    ] {
-        if contains_bytes(f.data, &marker(rev)) {
+    // From here on the file is a static executable with no symbol that names its libc:
+    // fall back on strings glibc embeds in every static link.
+    for rev in ["SELBANUT_CBILG", "ETAVIRP_CBILG", "yrarbiL C UNG"] {
+        let m = marker(rev);
+        if contains_bytes(f.data, &m) {
+            let what = String::from_utf8_lossy(&m);
             return (Libc::Glibc, format!("contains the string \"{what}\""));
         }
     }

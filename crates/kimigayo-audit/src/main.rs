@@ -17,9 +17,9 @@ files that are not ELF executables or shared objects (scripts, data, .o files) a
 WHY THIS TOOL
   checksec and Debian's hardening-check assume a dynamically linked glibc program. On a
   static-pie binary (ET_DYN, no interpreter, self-relocating, libc linked in) they report it
-  as a shared library or non-PIE, take the __stack_chk_fail that libc links into every static
-  binary as proof of a stack protector, and look for glibc's __*_chk functions, which musl
-  does not have. kimigayo-audit decides each check from the file's own structure and says
+  as a shared library or non-PIE, take the __stack_chk_fail that a stack-protected libc links
+  into every static binary as proof that the program is protected, and look for glibc's
+  __*_chk functions, which musl does not have. kimigayo-audit decides each check from the file's own structure and says
   what evidence it used (--details).
 
 CHECKS
@@ -35,12 +35,15 @@ CHECKS
                    -fno-stack-protector after an enabling flag counts as a deliberate
                    exemption. 2) otherwise symbols: a reference to __stack_chk_fail passes;
                    a mere definition (static binaries) passes only if code calls it (x86,
-                   aarch64). 3) Rust code: n/a. 4) otherwise fail.
+                   aarch64; calls from libc's own protected code count too, so prefer
+                   recorded flags). 3) Rust code: n/a. 4) otherwise fail.
   fortify          1) recorded flags, where they hold -D options (clang; GCC < 11):
                    _FORTIFY_SOURCE>=2 with optimisation in every compile. GCC >= 11 does not
                    record -D, but a compile at -O0 still fails. 2) imported glibc __*_chk
-                   functions. 3) a \"kimigayo-fortify ...\" string in .comment, emitted by the
-                   Kimigayo fortify headers. 4) Rust code: n/a. 5) otherwise fail.
+                   functions (defined ones prove nothing: static glibc always has them).
+                   3) a \"kimigayo-fortify _FORTIFY_SOURCE=N\" string in .comment (every
+                   such string must have N >= 2), as the Kimigayo fortify headers can emit
+                   with .ident. 4) Rust code: n/a. 5) otherwise fail.
 
 LEVELS
   full   requires all seven checks.

@@ -246,6 +246,16 @@ fn musl_fortify_is_judged_from_marker_and_optimisation() {
         detail(&r, Protection::Fortify)
     );
 
+    // One translation unit at level 1 among level-2 ones fails the file.
+    let weak = format!("#ident \"kimigayo-fortify _FORTIFY_SOURCE=1\"\n{marked}");
+    let r = audit(&musl_static_pie(dir.path(), "weak", &weak, &[]));
+    assert_eq!(status(&r, Protection::Fortify), Status::Fail);
+    assert!(
+        detail(&r, Protection::Fortify).contains("=1"),
+        "{}",
+        detail(&r, Protection::Fortify)
+    );
+
     let r = audit(&musl_static_pie(
         dir.path(),
         "plain",

@@ -227,3 +227,18 @@ fn cli_exit_codes_and_json() {
         "{help}"
     );
 }
+
+/// The glibc markers the audit searches static files for must not appear verbatim in a
+/// program that links the audit, or a static build of `kimigayo-audit` would call itself glibc.
+#[test]
+fn audit_code_does_not_carry_its_own_glibc_markers() {
+    let me = std::fs::read(std::env::current_exe().unwrap()).unwrap();
+    for reversed in ["SELBANUT_CBILG", "ETAVIRP_CBILG", "yrarbiL C UNG"] {
+        let needle: Vec<u8> = reversed.bytes().rev().collect();
+        assert!(
+            !me.windows(needle.len()).any(|w| w == needle.as_slice()),
+            "{} found in the test binary",
+            String::from_utf8_lossy(&needle)
+        );
+    }
+}

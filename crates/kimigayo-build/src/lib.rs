@@ -467,6 +467,14 @@ impl<'p> Builder<'p> {
             .collect();
         let mut lines = Vec::new();
         for r in audit {
+            // Property 28: everything links against musl, whatever the hardening level.
+            if r.libc == kimigayo_audit::Libc::Glibc {
+                return Err(BuildError::Audit {
+                    component: recipe.name().into(),
+                    level: self.cfg.hardening,
+                    failures: format!("  {}: linked against glibc ({}); Kimigayo binaries must link musl: build with $CC from the musl toolchain", r.path, r.libc_evidence),
+                });
+            }
             let missing: Vec<Protection> = r
                 .failures(required)
                 .into_iter()

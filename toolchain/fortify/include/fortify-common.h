@@ -90,9 +90,11 @@
 #ifdef __cplusplus
 extern "C" {
 #endif
+/* musl's MB_CUR_MAX, under a private name (wctomb and wcrtomb checks). */
+extern __SIZE_TYPE__ __kimigayo_mb_cur_max(void) __asm__("__ctype_get_mb_cur_max");
 extern void *__kimigayo_fortify_overflow(void *, const void *, __SIZE_TYPE__)
 	__asm__("memcpy")
-	__attribute__((__warning__("_FORTIFY_SOURCE: this call overflows its buffer every time it is reached; it will trap at run time")));
+	__attribute__((__warning__("_FORTIFY_SOURCE: the buffer is too small for this call whenever it is reached; it will trap at run time")));
 #ifdef __cplusplus
 }
 #endif

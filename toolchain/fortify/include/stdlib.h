@@ -33,7 +33,7 @@ __KIMIGAYO_FORTIFY_FN int wctomb(char *__kf_dst, wchar_t __kf_wc)
 		/* The first test is a constant for known sizes and skips the
 		 * locale query whenever the buffer holds any character. */
 		if (__kf_b < __KIMIGAYO_MB_LEN_MAX) {
-			__kf_mb = __ctype_get_mb_cur_max();
+			__kf_mb = __kimigayo_mb_cur_max();
 			__KIMIGAYO_FORTIFY_CHECK(__kf_b < __kf_mb);
 		}
 	}

@@ -22,10 +22,9 @@
 extern "C" {
 #endif
 
-/* Private names for musl functions the checks use (never shadowed by a
- * user macro of the public name). */
+/* musl's wcslen under a private name, which a user macro of the public
+ * name cannot shadow (wcscpy, wcscat and wcpcpy checks). */
 extern size_t __kimigayo_real_wcslen_(const wchar_t *) __asm__("wcslen");
-size_t __ctype_get_mb_cur_max(void);
 
 /* ---- wide memory: whole-object size ---- */
 
@@ -155,7 +154,7 @@ __KIMIGAYO_FORTIFY_FN size_t wcrtomb(char *__restrict __kf_dst, wchar_t __kf_wc,
 	if (__kf_dst != 0) {
 		__kf_b = __KIMIGAYO_BOS(__kf_dst);
 		if (__kf_b < __KIMIGAYO_MB_LEN_MAX) {
-			__kf_mb = __ctype_get_mb_cur_max();
+			__kf_mb = __kimigayo_mb_cur_max();
 			__KIMIGAYO_FORTIFY_CHECK(__kf_b < __kf_mb);
 		}
 	}

@@ -1,0 +1,54 @@
+# Kimigayo OS — make front end. Every target is a thin call into the `kimigayo` CLI
+# (crates/kimigayo-cli); run `./target/release/kimigayo --help` for the full story.
+#
+#   ./configure --arch=x86_64 --security-hardening=full
+#   make reproducible-build     build every component into packages in out/repo
+#   make verify-build-hash      rebuild from scratch elsewhere and prove identical digests
+#   make test                   the whole test suite
+#   make bench                  build-time and size benchmark table
+#   make clean                  remove out/ (make distclean also drops the build cache)
+
+-include config.mk
+
+ARCH ?= x86_64
+SECURITY_HARDENING ?= full
+REPRODUCIBLE_BUILD ?= yes
+CROSS_COMPILE ?=
+APPLETS ?=
+
+KIMIGAYO := ./target/release/kimigayo
+export ARCH SECURITY_HARDENING CROSS_COMPILE APPLETS
+
+.PHONY: all setup cli reproducible-build build verify-build-hash audit test bench clean distclean
+
+all: reproducible-build
+
+setup:
+	./scripts/setup.sh
+
+cli:
+	cargo build --quiet --release -p kimigayo-cli
+
+reproducible-build build: cli
+	$(KIMIGAYO) build
+
+verify-build-hash: cli
+	@test -d out/repo || $(KIMIGAYO) build
+	$(KIMIGAYO) verify
+
+audit: cli
+	$(KIMIGAYO) audit out/repo --level $(SECURITY_HARDENING)
+
+test: cli
+	$(KIMIGAYO) build
+	cargo test --workspace --release
+
+bench: cli
+	cargo run --quiet --release -p kimigayo-bench
+
+clean:
+	rm -rf out
+
+distclean: clean
+	$(KIMIGAYO) clean --cache 2>/dev/null || true
+	rm -f config.mk
