@@ -67,6 +67,8 @@ pub struct BuildConfig {
     pub recipes_dir: PathBuf,
     /// Build cache, toolchains, logs, work folders (outside the checkout).
     pub cache_dir: PathBuf,
+    /// Where work folders are created (default `<cache>/work`); any location gives the same output.
+    pub work_dir: Option<PathBuf>,
     /// Where sources are cached (shared between runs; sources are verified on every use).
     pub source_cache_dir: PathBuf,
     /// The output package repository.
@@ -76,6 +78,8 @@ pub struct BuildConfig {
     pub applets_remove: Vec<String>,
     /// Reuse cached builds (false = rebuild everything).
     pub reuse: bool,
+    /// Recipes rebuilt even when a cached build with the same inputs exists.
+    pub force_rebuild: Vec<String>,
     pub offline: bool,
 }
 
@@ -167,7 +171,7 @@ impl<'p> Builder<'p> {
 
     fn dirs(&self) -> (PathBuf, PathBuf, PathBuf) {
         let c = &self.cfg.cache_dir;
-        (c.join("builds"), c.join("work"), c.join("logs"))
+        (c.join("builds"), self.cfg.work_dir.clone().unwrap_or_else(|| c.join("work")), c.join("logs"))
     }
 
     /// The flags, linkage and compiler of a recipe at the configured level.
@@ -320,7 +324,7 @@ impl<'p> Builder<'p> {
         let done = builds.join(&key);
         let repo = Repository::new(&self.cfg.repo_dir);
 
-        if self.cfg.reuse && done.join(".complete").is_file() {
+        if self.cfg.reuse && !self.cfg.force_rebuild.contains(&name) && done.join(".complete").is_file() {
             let outcome = self.publish_cached(&name, &key, &done, &repo, start, true)?;
             return Ok(outcome);
         }
@@ -514,6 +518,43 @@ impl<'p> Builder<'p> {
         let audit = fs::read_to_string(done.join("audit.json")).ok().and_then(|t| serde_json::from_str(&t).ok()).unwrap_or_default();
         Ok(Outcome { recipe: name.to_string(), key: key.to_string(), reused, seconds: start.elapsed().as_secs_f64(), packages: metas, audit })
     }
+}
+
+/// SOURCE_DATE_EPOCH: the environment's, else the time of the last git commit of `root`.
+pub fn source_date_epoch(root: &Path) -> Result<u64, String> {
+    if let Ok(v) = std::env::var("SOURCE_DATE_EPOCH") {
+        return v.trim().parse().map_err(|_| format!("SOURCE_DATE_EPOCH=`{v}` is not a number of seconds"));
+    }
+    let out = std::process::Command::new("git").args(["log", "-1", "--format=%ct"]).current_dir(root).output();
+    match out {
+        Ok(o) if o.status.success() && !o.stdout.is_empty() => String::from_utf8_lossy(&o.stdout)
+            .trim()
+            .parse()
+            .map_err(|e| format!("git log gave no timestamp: {e}")),
+        _ => Err("cannot take SOURCE_DATE_EPOCH from git (no commit?): set SOURCE_DATE_EPOCH explicitly".into()),
+    }
+}
+
+/// The configuration `make` uses for `root`, for tests and tools that must hit the same cache.
+pub fn default_config(root: &Path) -> Result<BuildConfig, String> {
+    let cache_dir = default_cache_dir();
+    Ok(BuildConfig {
+        arch: "x86_64".into(),
+        hardening: Level::Full,
+        jobs: std::thread::available_parallelism().map_or(2, |n| n.get()),
+        source_date_epoch: source_date_epoch(root)?,
+        project_root: root.to_path_buf(),
+        recipes_dir: root.join("recipes"),
+        source_cache_dir: cache_dir.clone(),
+        cache_dir,
+        work_dir: None,
+        repo_dir: root.join("out/repo"),
+        applets_add: vec![],
+        applets_remove: vec![],
+        reuse: true,
+        force_rebuild: vec![],
+        offline: false,
+    })
 }
 
 /// Default cache folder: `$KIMIGAYO_CACHE_DIR`, else `$XDG_CACHE_HOME/kimigayo`, else `~/.cache/kimigayo`.

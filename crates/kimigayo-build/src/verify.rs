@@ -47,6 +47,7 @@ pub fn verify(cfg: &BuildConfig, scratch: PathBuf, progress: &dyn Progress) -> R
     re.cache_dir = scratch.join("cache");
     re.repo_dir = scratch.join("repo");
     re.reuse = false;
+    re.work_dir = None;
     fs::create_dir_all(&re.cache_dir).map_err(io_ctx(format!("creating {}", re.cache_dir.display())))?;
     let mut b = Builder::new(re.clone(), progress)?;
     b.build(&[])?;

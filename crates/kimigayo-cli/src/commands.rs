@@ -42,14 +42,7 @@ fn normalise_arch(a: &str) -> Result<String> {
 }
 
 fn source_date_epoch(root: &Path) -> Result<u64> {
-    if let Ok(v) = std::env::var("SOURCE_DATE_EPOCH") {
-        return v.trim().parse().with_context(|| format!("SOURCE_DATE_EPOCH=`{v}` is not a number of seconds"));
-    }
-    let out = std::process::Command::new("git").args(["log", "-1", "--format=%ct"]).current_dir(root).output();
-    match out {
-        Ok(o) if o.status.success() && !o.stdout.is_empty() => Ok(String::from_utf8_lossy(&o.stdout).trim().parse()?),
-        _ => bail!("cannot take SOURCE_DATE_EPOCH from git (no commit?): set SOURCE_DATE_EPOCH explicitly"),
-    }
+    kimigayo_build::source_date_epoch(root).map_err(|e| anyhow!(e))
 }
 
 #[derive(Args, Clone)]
@@ -118,11 +111,13 @@ fn build_config(project: Option<PathBuf>, c: &CommonBuild) -> Result<BuildConfig
         recipes_dir: root.join("recipes"),
         source_cache_dir: cache_dir.clone(),
         cache_dir,
+        work_dir: None,
         repo_dir: repo,
         project_root: root,
         applets_add,
         applets_remove,
         reuse: true,
+        force_rebuild: vec![],
         offline: c.offline,
     })
 }

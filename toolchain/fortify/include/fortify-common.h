@@ -76,6 +76,10 @@
  * needs no libc (ud2 -> SIGILL on x86_64, brk -> SIGTRAP on aarch64). */
 #define __KIMIGAYO_FORTIFY_TRAP() __builtin_trap()
 
+#ifdef __cplusplus
+extern "C" {
+#endif
+
 /*
  * Compile-time diagnostic.  When the optimizer proves that a check fails
  * whenever the call is reached, the overflowing call is replaced by the trap
@@ -87,14 +91,14 @@
  * path, right before the trap, and goes to musl's memcpy with a length of 0,
  * which does nothing.
  */
-#ifdef __cplusplus
-extern "C" {
-#endif
-/* musl's MB_CUR_MAX, under a private name (wctomb and wcrtomb checks). */
-extern __SIZE_TYPE__ __kimigayo_mb_cur_max(void) __asm__("__ctype_get_mb_cur_max");
 extern void *__kimigayo_fortify_overflow(void *, const void *, __SIZE_TYPE__)
 	__asm__("memcpy")
-	__attribute__((__warning__("_FORTIFY_SOURCE: the buffer is too small for this call whenever it is reached; it will trap at run time")));
+	__attribute__((__warning__("_FORTIFY_SOURCE: the buffer is too small for this call "
+		"whenever it is reached; it will trap at run time")));
+
+/* musl's MB_CUR_MAX function under a private name (wctomb, wcrtomb). */
+extern __SIZE_TYPE__ __kimigayo_mb_cur_max(void) __asm__("__ctype_get_mb_cur_max");
+
 #ifdef __cplusplus
 }
 #endif
@@ -141,6 +145,21 @@ extern void *__kimigayo_fortify_overflow(void *, const void *, __SIZE_TYPE__)
  * repeated here so that stdlib.h and wchar.h need not include limits.h. */
 #define __KIMIGAYO_PATH_MAX 4096
 #define __KIMIGAYO_MB_LEN_MAX 4
+
+/*
+ * Audit marker.  GCC >= 11 leaves -D options out of what -frecord-gcc-switches
+ * records, and wrappers that call musl's ordinary symbols leave no __*_chk
+ * imports, so each translation unit compiled with active wrappers says so in
+ * .comment (merged by the linker, kept by strip):
+ *     kimigayo-fortify _FORTIFY_SOURCE=<effective level>
+ */
+#if __KIMIGAYO_FORTIFY_LEVEL >= 3
+__asm__(".ident \"kimigayo-fortify _FORTIFY_SOURCE=3\"");
+#elif __KIMIGAYO_FORTIFY_LEVEL == 2
+__asm__(".ident \"kimigayo-fortify _FORTIFY_SOURCE=2\"");
+#else
+__asm__(".ident \"kimigayo-fortify _FORTIFY_SOURCE=1\"");
+#endif
 
 #endif /* __KIMIGAYO_FORTIFY_LEVEL > 0 */
 

@@ -49,7 +49,8 @@ __KIMIGAYO_FORTIFY_FN int vsnprintf(char *__restrict __kf_dst, size_t __kf_n,
  * the truncated write, before the caller can use the result.
  */
 #ifndef sprintf
-__KIMIGAYO_FORTIFY_FN int sprintf(char *__restrict __kf_dst, const char *__restrict __kf_fmt, ...)
+__KIMIGAYO_FORTIFY_FN int sprintf(char *__restrict __kf_dst,
+	const char *__restrict __kf_fmt, ...)
 {
 	size_t __kf_b = __KIMIGAYO_BOS(__kf_dst);
 	int __kf_r;
@@ -64,8 +65,8 @@ __KIMIGAYO_FORTIFY_FN int sprintf(char *__restrict __kf_dst, const char *__restr
 #endif
 
 #ifndef vsprintf
-__KIMIGAYO_FORTIFY_FN int vsprintf(char *__restrict __kf_dst, const char *__restrict __kf_fmt,
-	__builtin_va_list __kf_ap)
+__KIMIGAYO_FORTIFY_FN int vsprintf(char *__restrict __kf_dst,
+	const char *__restrict __kf_fmt, __builtin_va_list __kf_ap)
 {
 	size_t __kf_b = __KIMIGAYO_BOS(__kf_dst);
 	int __kf_r;
@@ -83,7 +84,8 @@ __KIMIGAYO_FORTIFY_FN int vsprintf(char *__restrict __kf_dst, const char *__rest
 
 #ifndef fgets
 __KIMIGAYO_FORTIFY_REAL(fgets);
-__KIMIGAYO_FORTIFY_FN char *fgets(char *__restrict __kf_dst, int __kf_n, FILE *__restrict __kf_f)
+__KIMIGAYO_FORTIFY_FN char *fgets(char *__restrict __kf_dst, int __kf_n,
+	FILE *__restrict __kf_f)
 {
 	__KIMIGAYO_FORTIFY_CHECK(__kf_n > 0 && (size_t)__kf_n > __KIMIGAYO_BOS(__kf_dst));
 	return __kimigayo_real_fgets(__kf_dst, __kf_n, __kf_f);
@@ -97,7 +99,8 @@ __KIMIGAYO_FORTIFY_FN size_t fread(void *__restrict __kf_dst, size_t __kf_size,
 {
 	size_t __kf_b = __KIMIGAYO_BOS0(__kf_dst);
 
-	__KIMIGAYO_FORTIFY_CHECK(__KIMIGAYO_KNOWN(__kf_b) && __kf_size != 0 && __kf_nmemb > __kf_b / __kf_size);
+	__KIMIGAYO_FORTIFY_CHECK(__KIMIGAYO_KNOWN(__kf_b) && __kf_size != 0
+		&& __kf_nmemb > __kf_b / __kf_size);
 	return __kimigayo_real_fread(__kf_dst, __kf_size, __kf_nmemb, __kf_f);
 }
 #endif
@@ -110,7 +113,8 @@ __KIMIGAYO_FORTIFY_FN size_t fwrite(const void *__restrict __kf_src, size_t __kf
 {
 	size_t __kf_b = __KIMIGAYO_BOS0(__kf_src);
 
-	__KIMIGAYO_FORTIFY_CHECK(__KIMIGAYO_KNOWN(__kf_b) && __kf_size != 0 && __kf_nmemb > __kf_b / __kf_size);
+	__KIMIGAYO_FORTIFY_CHECK(__KIMIGAYO_KNOWN(__kf_b) && __kf_size != 0
+		&& __kf_nmemb > __kf_b / __kf_size);
 	return __builtin_fwrite(__kf_src, __kf_size, __kf_nmemb, __kf_f);
 }
 #endif
@@ -124,7 +128,8 @@ __KIMIGAYO_FORTIFY_FN size_t fread_unlocked(void *__kf_dst, size_t __kf_size,
 {
 	size_t __kf_b = __KIMIGAYO_BOS0(__kf_dst);
 
-	__KIMIGAYO_FORTIFY_CHECK(__KIMIGAYO_KNOWN(__kf_b) && __kf_size != 0 && __kf_nmemb > __kf_b / __kf_size);
+	__KIMIGAYO_FORTIFY_CHECK(__KIMIGAYO_KNOWN(__kf_b) && __kf_size != 0
+		&& __kf_nmemb > __kf_b / __kf_size);
 	return __kimigayo_real_fread_unlocked(__kf_dst, __kf_size, __kf_nmemb, __kf_f);
 }
 #endif
@@ -136,7 +141,8 @@ __KIMIGAYO_FORTIFY_FN size_t fwrite_unlocked(const void *__kf_src, size_t __kf_s
 {
 	size_t __kf_b = __KIMIGAYO_BOS0(__kf_src);
 
-	__KIMIGAYO_FORTIFY_CHECK(__KIMIGAYO_KNOWN(__kf_b) && __kf_size != 0 && __kf_nmemb > __kf_b / __kf_size);
+	__KIMIGAYO_FORTIFY_CHECK(__KIMIGAYO_KNOWN(__kf_b) && __kf_size != 0
+		&& __kf_nmemb > __kf_b / __kf_size);
 	return __kimigayo_real_fwrite_unlocked(__kf_src, __kf_size, __kf_nmemb, __kf_f);
 }
 #endif

@@ -52,7 +52,8 @@ __KIMIGAYO_FORTIFY_FN ssize_t write(int __kf_fd, const void *__kf_src, size_t __
 
 #ifndef pwrite
 __KIMIGAYO_FORTIFY_REAL(pwrite);
-__KIMIGAYO_FORTIFY_FN ssize_t pwrite(int __kf_fd, const void *__kf_src, size_t __kf_n, off_t __kf_off)
+__KIMIGAYO_FORTIFY_FN ssize_t pwrite(int __kf_fd, const void *__kf_src, size_t __kf_n,
+	off_t __kf_off)
 {
 	__KIMIGAYO_FORTIFY_CHECK(__kf_n > __KIMIGAYO_BOS0(__kf_src));
 	return __kimigayo_real_pwrite(__kf_fd, __kf_src, __kf_n, __kf_off);

@@ -36,7 +36,7 @@ __KIMIGAYO_FORTIFY_FN wchar_t *wmemcpy(wchar_t *__restrict __kf_dst,
 	size_t __kf_bd = __KIMIGAYO_BOS0(__kf_dst), __kf_bs = __KIMIGAYO_BOS0(__kf_src);
 
 	__KIMIGAYO_FORTIFY_CHECK(__KIMIGAYO_TOO_MANY(__kf_n, sizeof(wchar_t), __kf_bd)
-		 || __KIMIGAYO_TOO_MANY(__kf_n, sizeof(wchar_t), __kf_bs));
+		|| __KIMIGAYO_TOO_MANY(__kf_n, sizeof(wchar_t), __kf_bs));
 	return __kimigayo_real_wmemcpy(__kf_dst, __kf_src, __kf_n);
 }
 #endif
@@ -48,7 +48,7 @@ __KIMIGAYO_FORTIFY_FN wchar_t *wmemmove(wchar_t *__kf_dst, const wchar_t *__kf_s
 	size_t __kf_bd = __KIMIGAYO_BOS0(__kf_dst), __kf_bs = __KIMIGAYO_BOS0(__kf_src);
 
 	__KIMIGAYO_FORTIFY_CHECK(__KIMIGAYO_TOO_MANY(__kf_n, sizeof(wchar_t), __kf_bd)
-		 || __KIMIGAYO_TOO_MANY(__kf_n, sizeof(wchar_t), __kf_bs));
+		|| __KIMIGAYO_TOO_MANY(__kf_n, sizeof(wchar_t), __kf_bs));
 	return __kimigayo_real_wmemmove(__kf_dst, __kf_src, __kf_n);
 }
 #endif
@@ -68,7 +68,8 @@ __KIMIGAYO_FORTIFY_FN wchar_t *wmemset(wchar_t *__kf_dst, wchar_t __kf_c, size_t
 
 #ifndef wcscpy
 __KIMIGAYO_FORTIFY_REAL(wcscpy);
-__KIMIGAYO_FORTIFY_FN wchar_t *wcscpy(wchar_t *__restrict __kf_dst, const wchar_t *__restrict __kf_src)
+__KIMIGAYO_FORTIFY_FN wchar_t *wcscpy(wchar_t *__restrict __kf_dst,
+	const wchar_t *__restrict __kf_src)
 {
 	size_t __kf_b = __KIMIGAYO_BOS(__kf_dst);
 	size_t __kf_len;
@@ -96,7 +97,8 @@ __KIMIGAYO_FORTIFY_FN wchar_t *wcsncpy(wchar_t *__restrict __kf_dst,
 
 #ifndef wcscat
 __KIMIGAYO_FORTIFY_REAL(wcscat);
-__KIMIGAYO_FORTIFY_FN wchar_t *wcscat(wchar_t *__restrict __kf_dst, const wchar_t *__restrict __kf_src)
+__KIMIGAYO_FORTIFY_FN wchar_t *wcscat(wchar_t *__restrict __kf_dst,
+	const wchar_t *__restrict __kf_src)
 {
 	size_t __kf_b = __KIMIGAYO_BOS(__kf_dst);
 	size_t __kf_cap, __kf_dlen, __kf_slen;
@@ -132,7 +134,8 @@ __KIMIGAYO_FORTIFY_FN wchar_t *wcsncat(wchar_t *__restrict __kf_dst,
 
 #ifndef fgetws
 __KIMIGAYO_FORTIFY_REAL(fgetws);
-__KIMIGAYO_FORTIFY_FN wchar_t *fgetws(wchar_t *__restrict __kf_dst, int __kf_n, FILE *__restrict __kf_f)
+__KIMIGAYO_FORTIFY_FN wchar_t *fgetws(wchar_t *__restrict __kf_dst, int __kf_n,
+	FILE *__restrict __kf_f)
 {
 	size_t __kf_b = __KIMIGAYO_BOS(__kf_dst);
 
@@ -192,7 +195,8 @@ __KIMIGAYO_FORTIFY_FN size_t wcsrtombs(char *__restrict __kf_dst,
 
 #ifndef wcpcpy
 __KIMIGAYO_FORTIFY_REAL(wcpcpy);
-__KIMIGAYO_FORTIFY_FN wchar_t *wcpcpy(wchar_t *__restrict __kf_dst, const wchar_t *__restrict __kf_src)
+__KIMIGAYO_FORTIFY_FN wchar_t *wcpcpy(wchar_t *__restrict __kf_dst,
+	const wchar_t *__restrict __kf_src)
 {
 	size_t __kf_b = __KIMIGAYO_BOS(__kf_dst);
 	size_t __kf_len;
