@@ -10,7 +10,7 @@ pub fn target(arch: &str) -> String {
 }
 
 /// Build `packages` in `src` (a copy of the workspace) and return the target folder.
-pub fn build(src: &Path, packages: &[String], arch: &str, log: &Path) -> std::io::Result<Result<PathBuf, String>> {
+pub fn build(src: &Path, packages: &[String], arch: &str, epoch: u64, log: &Path) -> std::io::Result<Result<PathBuf, String>> {
     let target_dir = src.join("target");
     let cargo_home = std::env::var("CARGO_HOME").map(PathBuf::from).unwrap_or_else(|_| {
         PathBuf::from(std::env::var("HOME").unwrap_or_else(|_| "/root".into())).join(".cargo")
@@ -32,7 +32,7 @@ pub fn build(src: &Path, packages: &[String], arch: &str, log: &Path) -> std::io
     }
     cmd.env("CARGO_TARGET_DIR", &target_dir)
         .env("CARGO_ENCODED_RUSTFLAGS", rustflags.join("\x1f"))
-        .env("SOURCE_DATE_EPOCH", std::env::var("SOURCE_DATE_EPOCH").unwrap_or_default())
+        .env("SOURCE_DATE_EPOCH", epoch.to_string())
         .env("LC_ALL", "C")
         .env("TZ", "UTC")
         .env("CARGO_TERM_COLOR", "never")

@@ -62,6 +62,9 @@ pub struct BuildConfig {
     pub hardening: Level,
     pub jobs: usize,
     pub source_date_epoch: u64,
+    /// Take each recipe's timestamp from the last git commit touching its folder and sources
+    /// (so a commit elsewhere does not rebuild it); `source_date_epoch` is the fallback.
+    pub epoch_from_git: bool,
     /// The repository checkout (for `toolchain/` templates and repository-folder sources).
     pub project_root: PathBuf,
     pub recipes_dir: PathBuf,
@@ -113,6 +116,8 @@ pub struct Builder<'p> {
     /// Packages produced in this run: package name → (meta, archive in cache).
     built: BTreeMap<String, (PackageMeta, PathBuf)>,
     toolchain: Option<PathBuf>,
+    /// SOURCE_DATE_EPOCH of the recipe being built.
+    epoch: u64,
 }
 
 impl<'p> Builder<'p> {
@@ -130,6 +135,7 @@ impl<'p> Builder<'p> {
             progress,
             built: BTreeMap::new(),
             toolchain: None,
+            epoch: cfg.source_date_epoch,
             cfg,
         })
     }
@@ -180,7 +186,7 @@ impl<'p> Builder<'p> {
             return (vec![], vec![], vec![]);
         }
         let f = kimigayo_hardening::flags(self.cfg.hardening);
-        let mut cflags = vec!["-O2".to_string()];
+        let mut cflags = vec![format!("-O{}", recipe.build.optimize)];
         cflags.extend(f.cflags.iter().cloned());
         cflags.push(format!("-ffile-prefix-map={}=/usr/src/{}-{}", sandbox::SRC, recipe.name(), recipe.package.version));
         (cflags, f.ldflags.clone(), f.link(recipe.build.linkage).to_vec())
@@ -246,8 +252,33 @@ impl<'p> Builder<'p> {
         Ok(Some(c.render()))
     }
 
+    /// The recipe's SOURCE_DATE_EPOCH (see [`BuildConfig::epoch_from_git`]).
+    pub fn recipe_epoch(&self, recipe: &Recipe) -> u64 {
+        if !self.cfg.epoch_from_git {
+            return self.cfg.source_date_epoch;
+        }
+        let mut cmd = std::process::Command::new("git");
+        cmd.args(["log", "-1", "--format=%ct", "--"]).arg(&recipe.dir).current_dir(&self.cfg.project_root);
+        for s in &recipe.sources {
+            if let Some(p) = &s.path {
+                let base = recipe.dir.join(p);
+                if s.include.is_empty() {
+                    cmd.arg(&base);
+                } else {
+                    cmd.args(s.include.iter().map(|i| base.join(i)));
+                }
+            }
+        }
+        cmd.output()
+            .ok()
+            .filter(|o| o.status.success())
+            .and_then(|o| String::from_utf8_lossy(&o.stdout).trim().parse().ok())
+            .unwrap_or(self.cfg.source_date_epoch)
+    }
+
     fn build_one(&mut self, recipe: &Recipe) -> Result<Outcome, BuildError> {
         let start = Instant::now();
+        self.epoch = self.recipe_epoch(recipe);
         let name = recipe.name().to_string();
         // 1. Sources, verified against their pins (or hashed, for repository folders).
         let mut prepared = Vec::new();
@@ -306,7 +337,7 @@ impl<'p> Builder<'p> {
             arch: self.cfg.arch.clone(),
             hardening: self.cfg.hardening.to_string(),
             linkage: recipe.build.linkage.to_string(),
-            source_date_epoch: self.cfg.source_date_epoch,
+            source_date_epoch: self.epoch,
             flags: all_flags.clone(),
             sources: source_records.iter().map(|s| (s.name.clone(), s.sha256.clone())).collect(),
             patches: patch_records.iter().map(|p| (p.path.clone(), p.sha256.clone())).collect(),
@@ -343,7 +374,7 @@ impl<'p> Builder<'p> {
         // 3. Build.
         let compiler = match recipe.build.toolchain {
             Toolchain::Cargo => {
-                let target = cargo::build(&work.path().join("src"), &recipe.build.cargo_packages, &self.cfg.arch, &log)
+                let target = cargo::build(&work.path().join("src"), &recipe.build.cargo_packages, &self.cfg.arch, self.epoch, &log)
                     .map_err(io_ctx("running cargo"))?;
                 let dir = target.map_err(|text| BuildError::Step {
                     component: name.clone(),
@@ -390,7 +421,7 @@ impl<'p> Builder<'p> {
             _ => format!("musl-{}", recipe.full_version()),
         });
         let build_info = BuildInfo {
-            timestamp: kimigayo_package::metadata::rfc3339(self.cfg.source_date_epoch),
+            timestamp: kimigayo_package::metadata::rfc3339(self.epoch),
             build_hash: key.clone(),
             compiler,
             flags: all_flags,
@@ -407,7 +438,7 @@ impl<'p> Builder<'p> {
             build_dependencies: build_deps,
             host_tools,
         };
-        let common = packaging::MetaCommon { recipe, arch: &self.cfg.arch, epoch: self.cfg.source_date_epoch, build_info };
+        let common = packaging::MetaCommon { recipe, arch: &self.cfg.arch, epoch: self.epoch, build_info };
         let produced = packaging::produce(&common, &dest, &staging);
         if let Err(e) = produced {
             let _ = fs::remove_dir_all(&staging);
@@ -431,7 +462,7 @@ impl<'p> Builder<'p> {
             ("LC_ALL", "C".into()),
             ("LANG", "C".into()),
             ("TZ", "UTC".into()),
-            ("SOURCE_DATE_EPOCH", self.cfg.source_date_epoch.to_string()),
+            ("SOURCE_DATE_EPOCH", self.epoch.to_string()),
             ("KCONFIG_NOTIMESTAMP", "1".into()),
             ("KBUILD_BUILD_USER", "kimigayo".into()),
             ("KBUILD_BUILD_HOST", "kimigayo".into()),
@@ -543,6 +574,7 @@ pub fn default_config(root: &Path) -> Result<BuildConfig, String> {
         hardening: Level::Full,
         jobs: std::thread::available_parallelism().map_or(2, |n| n.get()),
         source_date_epoch: source_date_epoch(root)?,
+        epoch_from_git: std::env::var_os("SOURCE_DATE_EPOCH").is_none(),
         project_root: root.to_path_buf(),
         recipes_dir: root.join("recipes"),
         source_cache_dir: cache_dir.clone(),

@@ -108,6 +108,7 @@ fn build_config(project: Option<PathBuf>, c: &CommonBuild) -> Result<BuildConfig
         hardening: c.hardening,
         jobs: c.jobs.unwrap_or_else(|| std::thread::available_parallelism().map_or(2, |n| n.get())),
         source_date_epoch: source_date_epoch(&root)?,
+        epoch_from_git: std::env::var_os("SOURCE_DATE_EPOCH").is_none(),
         recipes_dir: root.join("recipes"),
         source_cache_dir: cache_dir.clone(),
         cache_dir,

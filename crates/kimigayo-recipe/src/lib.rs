@@ -141,6 +141,10 @@ pub struct BuildSection {
     pub toolchain: Toolchain,
     #[serde(default = "default_linkage")]
     pub linkage: Linkage,
+    /// Optimisation level for C code: `2` (default), `s` or `z` (size), `3`. Never `0`:
+    /// FORTIFY_SOURCE needs optimisation.
+    #[serde(default = "default_optimize")]
+    pub optimize: String,
     /// Shell steps run in order (`sh -eu`) inside the build sandbox.
     #[serde(default)]
     pub steps: Vec<String>,
@@ -160,6 +164,10 @@ pub struct BuildSection {
     pub audit_exempt: Vec<String>,
     #[serde(default)]
     pub audit_exempt_reason: Option<String>,
+}
+
+fn default_optimize() -> String {
+    "2".into()
 }
 
 fn default_linkage() -> Linkage {
@@ -390,6 +398,9 @@ impl Recipe {
             if !dir.join(k).is_file() {
                 return Err(err("build.kconfig", format!("`{k}` does not exist in {}", dir.display())));
             }
+        }
+        if !["1", "2", "3", "s", "z"].contains(&b.optimize.as_str()) {
+            return Err(err("build.optimize", format!("`{}` is not allowed: use 2, s, z, 3 or 1 (FORTIFY needs optimisation)", b.optimize)));
         }
         if b.audit_exempt.is_empty() != b.audit_exempt_reason.is_none() {
             return Err(err("build.audit_exempt_reason", "audit exemptions need a reason, and a reason needs exemptions".into()));

@@ -1,0 +1,53 @@
+//! `make bench`: measures a cold build of every component (fresh build cache; the
+//! hash-verified source cache is shared, so the network is not measured), a warm rebuild
+//! (everything reused), and the package sizes. Prints tables; asserts nothing.
+
+use std::path::Path;
+use std::time::Instant;
+
+use kimigayo_build::{Builder, Outcome, Progress};
+
+struct Dots;
+impl Progress for Dots {
+    fn event(&self, msg: &str) {
+        eprintln!("  {msg}");
+    }
+}
+
+fn run(cfg: &kimigayo_build::BuildConfig) -> (f64, Vec<Outcome>) {
+    let t = Instant::now();
+    let mut b = Builder::new(cfg.clone(), &Dots).unwrap_or_else(|e| panic!("{e}"));
+    let out = b.build(&[]).unwrap_or_else(|e| panic!("{e}"));
+    (t.elapsed().as_secs_f64(), out)
+}
+
+fn main() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..").canonicalize().unwrap();
+    let mut cfg = kimigayo_build::default_config(&root).unwrap_or_else(|e| panic!("{e}"));
+    let scratch = tempfile::Builder::new().prefix("bench-").tempdir_in(std::env::temp_dir()).unwrap();
+    cfg.cache_dir = scratch.path().join("cache");
+    cfg.repo_dir = scratch.path().join("repo");
+
+    eprintln!("cold build (empty build cache, {} jobs):", cfg.jobs);
+    let (cold, cold_out) = run(&cfg);
+    eprintln!("warm build (unchanged inputs):");
+    let (warm, warm_out) = run(&cfg);
+
+    println!("\n{:<16} {:>10} {:>10}", "COMPONENT", "COLD (s)", "WARM (s)");
+    for o in &cold_out {
+        let w = warm_out.iter().find(|x| x.recipe == o.recipe).map_or(0.0, |x| x.seconds);
+        println!("{:<16} {:>10.1} {:>10.2}", o.recipe, o.seconds, w);
+    }
+    println!("{:<16} {:>10.1} {:>10.2}", "total", cold, warm);
+
+    println!("\n{:<18} {:<12} {:>12} {:>12}", "PACKAGE", "VERSION", "ARCHIVE (B)", "INSTALLED (B)");
+    let (mut a, mut i) = (0, 0);
+    for o in &cold_out {
+        for p in &o.packages {
+            println!("{:<18} {:<12} {:>12} {:>12}", p.name, p.version, p.size, p.installed_size);
+            a += p.size;
+            i += p.installed_size;
+        }
+    }
+    println!("{:<18} {:<12} {:>12} {:>12}", "total", "", a, i);
+}
