@@ -41,6 +41,7 @@ audit: cli
 
 test: cli
 	$(KIMIGAYO) build
+	$(KIMIGAYO) verify
 	cargo test --workspace --release
 
 bench: cli

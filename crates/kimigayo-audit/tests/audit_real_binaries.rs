@@ -412,25 +412,3 @@ fn loader_like_library_and_old_static_pie_are_told_apart_by_exports() {
     );
     assert!(detail(&r, Protection::Pie).contains("predates DF_1_PIE"));
 }
-
-/// Debian's musl package, when installed, gives the real thing.
-#[test]
-fn installed_musl_libc_so_is_a_shared_object() {
-    let path = std::path::Path::new("/usr/lib/x86_64-linux-musl/libc.so");
-    if !path.exists() {
-        eprintln!(
-            "skipped: {} not installed (apt-get install musl)",
-            path.display()
-        );
-        return;
-    }
-    let r = audit(path);
-    assert_eq!(
-        r.kind,
-        ElfKind::SharedObject,
-        "{}",
-        detail(&r, Protection::Pie)
-    );
-    assert_eq!(r.libc, Libc::Musl, "{}", r.libc_evidence);
-    assert_eq!(r.interpreter, None);
-}

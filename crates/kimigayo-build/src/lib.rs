@@ -362,7 +362,7 @@ impl<'p> Builder<'p> {
 
         // 2. Fresh work folder, sources unpacked and patched.
         let work = tempfile::Builder::new().prefix(&format!("{name}-")).tempdir_in(&works).map_err(io_ctx("creating a work folder"))?;
-        let log = logs.join(format!("{name}.log"));
+        let log = logs.join(format!("{name}-{}.log", &key[..12]));
         fs::write(&log, format!("kimigayo build of {name} {} key {key}\n", recipe.full_version())).map_err(io_ctx("writing the log"))?;
         unpack::unpack_all(recipe, &prepared, work.path(), &log)?;
         if let Some(k) = &kconfig {

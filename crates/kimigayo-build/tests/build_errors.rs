@@ -37,7 +37,7 @@ fn failing_step_names_component_step_log_tail_and_publishes_nothing() {
     let e = r.unwrap_err().to_string();
     assert!(e.contains("bad: build step 2 failed: exit 3"), "{e}");
     assert!(e.contains("marker-before-failure"), "the log tail is shown: {e}");
-    assert!(e.contains("full log:") && e.contains("bad.log"), "{e}");
+    assert!(e.contains("full log:") && e.contains("logs/bad-"), "{e}");
     assert!(!repo.join("noarch").exists() && !repo.join("x86_64").exists(), "nothing published");
 }
 
@@ -96,7 +96,7 @@ fn malformed_recipe_names_file_and_line() {
     let d = scratch_recipe("bad", &format!("{HEAD}[build]\ntoolchain = \"none\"\nsteps = [\"true\"\n"));
     let (r, _) = build(d.path(), "bad");
     let e = r.unwrap_err().to_string();
-    assert!(e.contains("recipes/bad/recipe.toml") && e.contains("line 13"), "{e}");
+    assert!(e.contains("recipes/bad/recipe.toml") && e.contains("line 14"), "{e}");
 }
 
 #[test]

@@ -34,6 +34,11 @@ fn built_packages_pass_the_full_audit() {
     let outcomes = b.build(&["busybox".into(), "musl".into()]).unwrap();
     let files: usize = outcomes.iter().map(|o| o.audit.len()).sum();
     assert!(files >= 2, "busybox and the musl loader must have been audited");
+    let loader = outcomes.iter().flat_map(|o| &o.audit).find(|r| r.path == "lib/ld-musl-x86_64.so.1").expect("musl's loader was audited");
+    assert_eq!(loader.kind, kimigayo_audit::ElfKind::SharedObject, "the loader is libc.so itself");
+    assert_eq!(loader.interpreter, None);
+    let bb = outcomes.iter().flat_map(|o| &o.audit).find(|r| r.path == "bin/busybox").expect("busybox was audited");
+    assert_eq!(bb.kind, kimigayo_audit::ElfKind::StaticPie);
     for o in &outcomes {
         for r in &o.audit {
             assert_eq!(r.libc, kimigayo_audit::Libc::Musl, "{}", r.path);
