@@ -51,11 +51,11 @@ pub fn verify(cfg: &BuildConfig, scratch: PathBuf, progress: &dyn Progress) -> R
     fs::create_dir_all(&re.cache_dir).map_err(io_ctx(format!("creating {}", re.cache_dir.display())))?;
     let mut b = Builder::new(re.clone(), progress)?;
     b.build(&[])?;
-    let rebuilt: BTreeMap<String, (PathBuf, String)> = Repository::new(&re.repo_dir)
+    let rebuilt: BTreeMap<String, (PathBuf, String, String)> = Repository::new(&re.repo_dir)
         .packages()
         .map_err(io_ctx("reading the rebuilt repository"))?
         .into_iter()
-        .map(|(p, m)| (format!("{}/{}", m.architecture, m.name), (p, m.checksum.sha256)))
+        .map(|(p, m)| (format!("{}/{}", m.architecture, m.name), (p, m.checksum.sha256, m.build_info.build_hash)))
         .collect();
     let mut rows = Vec::new();
     let mut seen = Vec::new();
@@ -63,14 +63,23 @@ pub fn verify(cfg: &BuildConfig, scratch: PathBuf, progress: &dyn Progress) -> R
         let id = format!("{}/{}", meta.architecture, meta.name);
         seen.push(id.clone());
         let recorded_sha = kimigayo_package::sha256_file(path).ok();
-        let Some((rpath, rsha)) = rebuilt.get(&id) else {
+        let Some((rpath, rsha, rkey)) = rebuilt.get(&id) else {
             rows.push(VerifyRow { package: id, recorded_sha256: recorded_sha, rebuilt_sha256: None, identical: false, difference: Some("not produced by the rebuild".into()) });
             continue;
         };
         let a = fs::read(path).map_err(io_ctx(format!("reading {}", path.display())))?;
         let b = fs::read(rpath).map_err(io_ctx(format!("reading {}", rpath.display())))?;
         let diff = compare_archives(&a, &b);
-        let mut difference = diff.map(|d| format!("{}: {d}", meta.filename));
+        let stale = if rkey != &meta.build_info.build_hash {
+            format!(
+                " [the inputs changed since the recorded build (build_hash {} → {}): if that is expected, record them with `make reproducible-build`]",
+                &meta.build_info.build_hash[..12.min(meta.build_info.build_hash.len())],
+                &rkey[..12]
+            )
+        } else {
+            String::new()
+        };
+        let mut difference = diff.map(|d| format!("{}: {d}{stale}", meta.filename));
         if difference.is_none() && recorded_sha.as_deref() != Some(meta.checksum.sha256.as_str()) {
             difference = Some(format!("{}: the archive does not match its metadata's checksum.sha256 (the repository was modified)", meta.filename));
         }
@@ -82,7 +91,7 @@ pub fn verify(cfg: &BuildConfig, scratch: PathBuf, progress: &dyn Progress) -> R
             difference,
         });
     }
-    for (id, (_, sha)) in &rebuilt {
+    for (id, (_, sha, _)) in &rebuilt {
         if !seen.contains(id) {
             rows.push(VerifyRow { package: id.clone(), recorded_sha256: None, rebuilt_sha256: Some(sha.clone()), identical: false, difference: Some("produced by the rebuild but missing from the recorded repository".into()) });
         }
