@@ -79,6 +79,9 @@ pub struct BuildConfig {
     /// BusyBox applets added / removed relative to the recipe's config (property 10).
     pub applets_add: Vec<String>,
     pub applets_remove: Vec<String>,
+    /// Run build steps as this uid/gid inside a user namespace (None: the caller's identity).
+    /// `verify` rebuilds as a different user to prove the output does not depend on it.
+    pub sandbox_uid: Option<u32>,
     /// Reuse cached builds (false = rebuild everything).
     pub reuse: bool,
     /// Recipes rebuilt even when a cached build with the same inputs exists.
@@ -277,6 +280,15 @@ impl<'p> Builder<'p> {
     }
 
     fn build_one(&mut self, recipe: &Recipe) -> Result<Outcome, BuildError> {
+        // Files the build creates outside the sandbox (unpacked sources, patched files) get
+        // the same modes whatever the caller's umask; restored afterwards.
+        let old = rustix::process::umask(rustix::fs::Mode::from_raw_mode(0o022));
+        let r = self.build_one_inner(recipe);
+        rustix::process::umask(old);
+        r
+    }
+
+    fn build_one_inner(&mut self, recipe: &Recipe) -> Result<Outcome, BuildError> {
         let start = Instant::now();
         self.epoch = self.recipe_epoch(recipe);
         let name = recipe.name().to_string();
@@ -354,6 +366,8 @@ impl<'p> Builder<'p> {
         }
         let done = builds.join(&key);
         let repo = Repository::new(&self.cfg.repo_dir);
+        // Another build of the same inputs (a parallel `kimigayo` or test) finishes first.
+        let _lock = lock_file(&builds.join(format!("{key}.lock")))?;
 
         if self.cfg.reuse && !self.cfg.force_rebuild.contains(&name) && done.join(".complete").is_file() {
             let outcome = self.publish_cached(&name, &key, &done, &repo, start, true)?;
@@ -395,7 +409,7 @@ impl<'p> Builder<'p> {
             tc => {
                 let sysroot = if tc == Toolchain::Musl { Some(self.ensure_toolchain()?) } else { None };
                 let env = self.step_env(recipe, &cflags, &ldflags, &linkflags, sysroot.is_some());
-                let sb = sandbox::Sandbox { work: work.path(), files: &recipe.dir, toolchain: sysroot.as_deref(), env };
+                let sb = sandbox::Sandbox { work: work.path(), files: &recipe.dir, toolchain: sysroot.as_deref(), env, uid: self.cfg.sandbox_uid };
                 let r = sb.run(&recipe.build.steps, &log).map_err(io_ctx("running bubblewrap"))?;
                 if let Err((idx, text)) = r {
                     return Err(BuildError::Step { component: name, step: idx + 1, text, tail: sandbox::tail(&log, 25), log });
@@ -551,6 +565,16 @@ impl<'p> Builder<'p> {
     }
 }
 
+/// An exclusive advisory lock held until the returned file is dropped.
+pub(crate) fn lock_file(path: &Path) -> Result<fs::File, BuildError> {
+    let f = fs::OpenOptions::new().create(true).truncate(false).write(true).open(path).map_err(io_ctx(format!("opening lock {}", path.display())))?;
+    rustix::fs::flock(&f, rustix::fs::FlockOperation::LockExclusive).map_err(|e| BuildError::Io {
+        context: format!("locking {}", path.display()),
+        source: e.into(),
+    })?;
+    Ok(f)
+}
+
 /// SOURCE_DATE_EPOCH: the environment's, else the time of the last git commit of `root`.
 pub fn source_date_epoch(root: &Path) -> Result<u64, String> {
     if let Ok(v) = std::env::var("SOURCE_DATE_EPOCH") {
@@ -580,6 +604,7 @@ pub fn default_config(root: &Path) -> Result<BuildConfig, String> {
         source_cache_dir: cache_dir.clone(),
         cache_dir,
         work_dir: None,
+        sandbox_uid: None,
         repo_dir: root.join("out/repo"),
         applets_add: vec![],
         applets_remove: vec![],

@@ -24,6 +24,8 @@ pub struct Sandbox<'a> {
     /// Toolchain sysroot, mounted read-only at /toolchain.
     pub toolchain: Option<&'a Path>,
     pub env: Vec<(String, String)>,
+    /// Run as this uid/gid in a new user namespace.
+    pub uid: Option<u32>,
 }
 
 /// Outcome of running the steps: `Err((step index, step text))` names the failing step.
@@ -47,6 +49,9 @@ impl Sandbox<'_> {
         }
         let mut cmd = Command::new("bwrap");
         cmd.args(["--unshare-all", "--die-with-parent", "--new-session", "--hostname", "kimigayo-build"]);
+        if let Some(uid) = self.uid {
+            cmd.args(["--unshare-user", "--uid", &uid.to_string(), "--gid", &uid.to_string()]);
+        }
         cmd.args(["--ro-bind", "/usr", "/usr"]);
         for (link, target) in [("/bin", "usr/bin"), ("/sbin", "usr/sbin"), ("/lib", "usr/lib"), ("/lib64", "usr/lib64")] {
             cmd.args(["--symlink", target, link]);

@@ -58,6 +58,8 @@ impl ToolchainSpec<'_> {
     pub fn assemble(&self, root: &Path) -> io::Result<PathBuf> {
         let key = self.key()?;
         let dir = root.join(&key);
+        let lock = fs::OpenOptions::new().create(true).truncate(false).write(true).open(root.join(format!("{key}.lock")))?;
+        rustix::fs::flock(&lock, rustix::fs::FlockOperation::LockExclusive)?;
         if dir.join(".complete").is_file() {
             return Ok(dir);
         }

@@ -53,7 +53,7 @@ pub fn unpack_all(recipe: &Recipe, prepared: &[Prepared], work: &Path, log: &Pat
                 .arg("-C")
                 .arg(&dest)
                 .arg(format!("--strip-components={strip}"))
-                .args(["--no-same-owner", "--no-same-permissions", "--delay-directory-restore"])
+                .args(["--no-same-owner", "--same-permissions", "--delay-directory-restore"])
                 .env("LC_ALL", "C")
                 .output()
                 .map_err(|e| fail(format!("running tar: {e}")))?;

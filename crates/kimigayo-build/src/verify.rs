@@ -48,6 +48,8 @@ pub fn verify(cfg: &BuildConfig, scratch: PathBuf, progress: &dyn Progress) -> R
     re.repo_dir = scratch.join("repo");
     re.reuse = false;
     re.work_dir = None;
+    // A different user inside the sandbox than the recorded build used.
+    re.sandbox_uid = Some(if cfg.sandbox_uid == Some(1000) { 1001 } else { 1000 });
     fs::create_dir_all(&re.cache_dir).map_err(io_ctx(format!("creating {}", re.cache_dir.display())))?;
     let mut b = Builder::new(re.clone(), progress)?;
     b.build(&[])?;

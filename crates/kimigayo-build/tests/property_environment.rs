@@ -14,6 +14,7 @@ struct Env {
     jobs: usize,
     depth: usize,
     noise: String,
+    uid: Option<u32>,
 }
 
 fn env() -> impl Strategy<Value = Env> {
@@ -24,8 +25,9 @@ fn env() -> impl Strategy<Value = Env> {
         1usize..4,
         0usize..4,
         "[a-z]{1,12}",
+        prop::option::of(1000u32..60000),
     )
-        .prop_map(|(tz, lang, umask, jobs, depth, noise)| Env { tz, lang, umask, jobs, depth, noise })
+        .prop_map(|(tz, lang, umask, jobs, depth, noise, uid)| Env { tz, lang, umask, jobs, depth, noise, uid })
 }
 
 fn build_in(s: &Scratch, e: &Env) -> Vec<u8> {
@@ -43,6 +45,7 @@ fn build_in(s: &Scratch, e: &Env) -> Vec<u8> {
     let bytes = build_prog(s, |c| {
         c.jobs = e.jobs;
         c.work_dir = Some(work.clone());
+        c.sandbox_uid = e.uid;
     });
     rustix::process::umask(rustix::fs::Mode::from_raw_mode(0o022));
     bytes

@@ -113,6 +113,7 @@ fn build_config(project: Option<PathBuf>, c: &CommonBuild) -> Result<BuildConfig
         source_cache_dir: cache_dir.clone(),
         cache_dir,
         work_dir: None,
+        sandbox_uid: None,
         repo_dir: repo,
         project_root: root,
         applets_add,
