@@ -16,7 +16,7 @@ REPRODUCIBLE_BUILD ?= yes
 CROSS_COMPILE ?=
 APPLETS ?=
 
-KIMIGAYO := ./target/release/kimigayo
+KIMIGAYO := $(or $(CARGO_TARGET_DIR),target)/release/kimigayo
 export ARCH SECURITY_HARDENING CROSS_COMPILE APPLETS
 
 .PHONY: all setup cli reproducible-build build verify-build-hash audit test bench clean distclean
