@@ -45,7 +45,7 @@ test: cli
 	cargo test --workspace --release
 
 bench: cli
-	cargo run --quiet --release -p kimigayo-bench
+	$(KIMIGAYO) bench
 
 clean:
 	rm -rf out

@@ -390,3 +390,13 @@ pub fn clean(project: Option<PathBuf>, a: CleanArgs) -> Result<ExitCode> {
     }
     Ok(ExitCode::SUCCESS)
 }
+
+#[derive(Args)]
+pub struct BenchArgs {
+    #[command(flatten)]
+    common: CommonBuild,
+}
+
+pub fn bench(project: Option<PathBuf>, a: BenchArgs) -> Result<ExitCode> {
+    crate::bench::bench(build_config(project, &a.common)?)
+}

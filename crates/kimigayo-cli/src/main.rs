@@ -1,6 +1,7 @@
 //! `kimigayo`: the Kimigayo OS build front end. Parses arguments and calls the libraries;
 //! `./configure` and `make` are thin wrappers around these subcommands.
 
+mod bench;
 mod commands;
 
 use std::path::PathBuf;
@@ -74,6 +75,11 @@ enum Command {
     Toolchain(commands::ToolchainArgs),
     /// Remove build outputs (out/); with --cache also the build cache
     Clean(commands::CleanArgs),
+    /// Benchmark: cold and warm build of every component, package sizes (what `make bench` runs)
+    #[command(long_about = "Build every component twice in a fresh build cache — cold, then warm (all reused) —\n\
+        and print per-component times and package sizes. The source cache is shared, so network\n\
+        time is not measured. Nothing is asserted: compare the numbers across changes.")]
+    Bench(commands::BenchArgs),
 }
 
 fn main() -> ExitCode {
@@ -87,6 +93,7 @@ fn main() -> ExitCode {
         Command::Recipes(a) => commands::recipes(cli.project, a),
         Command::Toolchain(a) => commands::toolchain(cli.project, a),
         Command::Clean(a) => commands::clean(cli.project, a),
+        Command::Bench(a) => commands::bench(cli.project, a),
     };
     match result {
         Ok(code) => code,
