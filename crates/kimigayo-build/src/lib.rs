@@ -410,7 +410,14 @@ impl<'p> Builder<'p> {
                 let sysroot = if tc == Toolchain::Musl { Some(self.ensure_toolchain()?) } else { None };
                 let env = self.step_env(recipe, &cflags, &ldflags, &linkflags, sysroot.is_some());
                 let sb = sandbox::Sandbox { work: work.path(), files: &recipe.dir, toolchain: sysroot.as_deref(), env, uid: self.cfg.sandbox_uid };
-                let r = sb.run(&recipe.build.steps, &log).map_err(io_ctx("running bubblewrap"))?;
+                let started = Instant::now();
+                let total = recipe.build.steps.len();
+                let progress = self.progress;
+                let on_step = |i: usize, text: &str| {
+                    let short: String = text.chars().take(70).collect();
+                    progress.event(&format!("    {name} step {i}/{total} (+{:.1}s): {short}", started.elapsed().as_secs_f64()));
+                };
+                let r = sb.run(&recipe.build.steps, &log, &on_step).map_err(io_ctx("running bubblewrap"))?;
                 if let Err((idx, text)) = r {
                     return Err(BuildError::Step { component: name, step: idx + 1, text, tail: sandbox::tail(&log, 25), log });
                 }

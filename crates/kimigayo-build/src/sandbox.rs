@@ -33,7 +33,8 @@ pub type StepResult = Result<(), (usize, String)>;
 
 impl Sandbox<'_> {
     /// Run `steps` in order (each under `sh -eu`), appending all output to `log`.
-    pub fn run(&self, steps: &[String], log: &Path) -> std::io::Result<StepResult> {
+    /// `on_step` is called with each step's text as it starts (progress).
+    pub fn run(&self, steps: &[String], log: &Path, on_step: &dyn Fn(usize, &str)) -> std::io::Result<StepResult> {
         let mut script = String::from("umask 022\ncd /build/src\n");
         for (i, s) in steps.iter().enumerate() {
             script.push_str(&format!(
@@ -71,8 +72,27 @@ impl Sandbox<'_> {
         }
         cmd.args(["/bin/sh", "/build/.steps.sh"]);
         let logf = fs::OpenOptions::new().create(true).append(true).open(log)?;
+        let start_len = logf.metadata()?.len();
         cmd.stdin(Stdio::null()).stdout(logf.try_clone()?).stderr(logf);
-        let status = cmd.status()?;
+        let mut child = cmd.spawn()?;
+        // Follow the log for step markers while the build runs.
+        let mut seen = 0usize;
+        let status = loop {
+            let done = child.try_wait()?;
+            if let Ok(text) = fs::read(log) {
+                let text = String::from_utf8_lossy(&text[start_len as usize..]).into_owned();
+                let markers: Vec<&str> = text.lines().filter(|l| l.starts_with("==> step ")).collect();
+                for (i, m) in markers.iter().enumerate().skip(seen) {
+                    let body = m.split_once(": ").map_or(*m, |(_, b)| b);
+                    on_step(i + 1, body.lines().next().unwrap_or(body));
+                }
+                seen = seen.max(markers.len());
+            }
+            if let Some(st) = done {
+                break st;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(250));
+        };
         if status.success() {
             return Ok(Ok(()));
         }
