@@ -6,7 +6,7 @@
 //! This crate only reads and validates; it never fetches or builds. Every error names the
 //! recipe file and the field, and says how to fix it.
 
-pub mod version;
+pub use kimigayo_version as version;
 
 use std::collections::BTreeSet;
 use std::fmt;
