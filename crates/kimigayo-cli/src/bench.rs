@@ -46,5 +46,60 @@ pub fn bench(mut cfg: BuildConfig) -> Result<ExitCode> {
         i += p.installed_size;
     }
     println!("{:<18} {:<12} {:>12} {:>14}", "total", "", a, i);
+    kpkg(&cfg.repo_dir, scratch.path())?;
     Ok(ExitCode::SUCCESS)
+}
+
+fn median(mut v: Vec<f64>) -> f64 {
+    v.sort_by(|a, b| a.total_cmp(b));
+    v[v.len() / 2]
+}
+
+/// kpkg: resolution on a 10,000-package synthetic repository, signed index load, and an
+/// install of the base set (the packages just built) into an empty root.
+fn kpkg(repo: &std::path::Path, scratch: &std::path::Path) -> Result<()> {
+    use kimigayo_resolve::{resolve, synthetic_universe, Problem, Request};
+    let universe = synthetic_universe(10_000, 50, 7);
+    let install: Vec<kimigayo_version::Constraint> = (0..20).map(|i| format!("s0-{i}").parse().unwrap()).collect();
+    let problem = Problem { universe: &universe, installed: &[], world: &[], arch: "x86_64", request: Request { install, ..Request::default() } };
+    let mut resolve_ms = Vec::new();
+    let mut picked = 0;
+    for _ in 0..5 {
+        let t = Instant::now();
+        let s = resolve(&problem).map_err(|u| anyhow!(u.explanation))?;
+        resolve_ms.push(t.elapsed().as_secs_f64() * 1e3);
+        picked = s.install.len();
+    }
+
+    let key = kimigayo_sign::SecretKey::generate("Kimigayo bench <bench@kimigayo.invalid>", None)?;
+    let now = std::time::SystemTime::now();
+    let idx = kimigayo_pkg::build_index(repo, &key, 1, std::time::Duration::from_secs(3600), vec![], now)?;
+    let text = std::fs::read(repo.join(kimigayo_pkg::index::INDEX))?;
+    let sig = std::fs::read(repo.join(kimigayo_pkg::index::INDEX_SIG))?;
+    let mut keys = kimigayo_sign::Keyring::new();
+    keys.add(key.public(), "bench");
+    let mut load_ms = Vec::new();
+    for _ in 0..20 {
+        let t = Instant::now();
+        kimigayo_pkg::load_index("bench", &text, &sig, &keys, now, 0)?;
+        load_ms.push(t.elapsed().as_secs_f64() * 1e3);
+    }
+
+    let base: Vec<String> = ["baselayout", "musl", "busybox"].iter().map(|s| s.to_string()).collect();
+    let mut install_ms = Vec::new();
+    for i in 0..5 {
+        let root = scratch.join(format!("root{i}"));
+        std::fs::create_dir_all(root.join(kimigayo_pkg::KEYS_DIR))?;
+        std::fs::write(root.join(kimigayo_pkg::KEYS_DIR).join("bench.asc"), key.public().to_armored())?;
+        std::fs::write(root.join(kimigayo_pkg::ARCH_FILE), "x86_64\n")?;
+        let r = kimigayo_pkg::Root::open(&root, &[repo.display().to_string()], None)?;
+        let t = Instant::now();
+        r.add(&base, &kimigayo_txn::NoFaults)?;
+        install_ms.push(t.elapsed().as_secs_f64() * 1e3);
+    }
+    println!("\n{:<52} {:>10}", "KPKG", "MEDIAN (ms)");
+    println!("{:<52} {:>10.1}", format!("resolve {} packages, depth 50 ({picked} chosen)", universe.len()), median(resolve_ms));
+    println!("{:<52} {:>10.2}", format!("load + verify signed index ({} packages)", idx.packages.len()), median(load_ms));
+    println!("{:<52} {:>10.1}", "install baselayout+musl+busybox into an empty root", median(install_ms));
+    Ok(())
 }

@@ -1,0 +1,126 @@
+//! The signed repository index: every package's metadata (with its archive's SHA-256 and
+//! OpenPGP signature), the security advisories, a serial number and an expiry. The index is
+//! `index.json` with a detached signature `index.json.sig` at the repository root; a client
+//! refuses an index that is unsigned, signed by an untrusted key, expired, or older (lower
+//! serial) than one it already accepted — replay and freeze protection.
+
+use std::fs;
+use std::path::Path;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use kimigayo_package::{PackageMeta, Repository};
+use kimigayo_sign::{Keyring, SecretKey};
+use serde::{Deserialize, Serialize};
+
+use crate::PkgError;
+
+pub const INDEX: &str = "index.json";
+pub const INDEX_SIG: &str = "index.json.sig";
+
+/// A security advisory: `package` versions below `fixed_in` are affected.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Advisory {
+    pub id: String,
+    pub package: String,
+    /// critical, high, medium, low
+    pub severity: String,
+    pub fixed_in: String,
+    #[serde(default)]
+    pub summary: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RepoIndex {
+    pub format: u32,
+    pub serial: u64,
+    /// UNIX seconds; the index is refused after this time.
+    pub expires: u64,
+    pub generated: u64,
+    pub packages: Vec<PackageMeta>,
+    #[serde(default)]
+    pub advisories: Vec<Advisory>,
+}
+
+fn secs(t: SystemTime) -> u64 {
+    t.duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs())
+}
+
+/// Sign every package of a repository folder and write its signed index.
+pub fn build_index(
+    repo_dir: &Path,
+    key: &SecretKey,
+    serial: u64,
+    valid_for: Duration,
+    advisories: Vec<Advisory>,
+    now: SystemTime,
+) -> Result<RepoIndex, PkgError> {
+    let repo = Repository::new(repo_dir);
+    let entries = repo.packages().map_err(|e| PkgError::Repo(format!("reading {}: {e}", repo_dir.display())))?;
+    if entries.is_empty() {
+        return Err(PkgError::Repo(format!("{} holds no packages (expected <arch>/<name>-<version>.<arch>.json files)", repo_dir.display())));
+    }
+    let mut packages = Vec::new();
+    for (archive, mut meta) in entries {
+        let bytes = fs::read(&archive).map_err(|e| PkgError::Repo(format!("reading {}: {e}", archive.display())))?;
+        let sha = kimigayo_package::sha256_hex(&bytes);
+        if sha != meta.checksum.sha256 {
+            return Err(PkgError::Repo(format!(
+                "{}: archive SHA-256 {sha} does not match its metadata ({}); rebuild the package",
+                archive.display(),
+                meta.checksum.sha256
+            )));
+        }
+        meta.checksum.gpg_signature = Some(key.sign(&bytes).map_err(|e| PkgError::Repo(e.to_string()))?);
+        let json = archive.with_file_name(meta.filename.trim_end_matches(".tar.gz").to_string() + ".json");
+        write_atomic(&json, meta.to_json().as_bytes())?;
+        packages.push(meta);
+    }
+    packages.sort_by(|a, b| (&a.name, &a.architecture, &a.version).cmp(&(&b.name, &b.architecture, &b.version)));
+    let index = RepoIndex { format: 1, serial, expires: secs(now + valid_for), generated: secs(now), packages, advisories };
+    let mut text = serde_json::to_vec_pretty(&index).expect("index serialises");
+    text.push(b'\n');
+    let sig = key.sign(&text).map_err(|e| PkgError::Repo(e.to_string()))?;
+    // Signature first: a reader that sees the new index sees its signature.
+    write_atomic(&repo_dir.join(INDEX_SIG), sig.as_bytes())?;
+    write_atomic(&repo_dir.join(INDEX), &text)?;
+    Ok(index)
+}
+
+pub(crate) fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), PkgError> {
+    let tmp = path.with_extension("partial");
+    fs::write(&tmp, bytes)
+        .and_then(|_| fs::File::open(&tmp)?.sync_all())
+        .and_then(|_| fs::rename(&tmp, path))
+        .map_err(|e| {
+            let _ = fs::remove_file(&tmp);
+            PkgError::Repo(format!("writing {}: {e}", path.display()))
+        })
+}
+
+/// Verify and parse an index fetched from `origin`. `min_serial` is the highest serial
+/// already accepted from this origin.
+pub fn load_index(origin: &str, text: &[u8], sig: &[u8], keys: &Keyring, now: SystemTime, min_serial: u64) -> Result<RepoIndex, PkgError> {
+    keys.verify(text, sig, now).map_err(|e| PkgError::Index { origin: origin.to_string(), message: e.to_string() })?;
+    let index: RepoIndex = serde_json::from_slice(text)
+        .map_err(|e| PkgError::Index { origin: origin.to_string(), message: format!("signed but unreadable: {e}") })?;
+    if index.expires <= secs(now) {
+        return Err(PkgError::Index {
+            origin: origin.to_string(),
+            message: format!(
+                "expired {} s ago (serial {}): the repository is stale or frozen; ask its operator to re-sign it (`kpkg index build`)",
+                secs(now) - index.expires,
+                index.serial
+            ),
+        });
+    }
+    if index.serial < min_serial {
+        return Err(PkgError::Index {
+            origin: origin.to_string(),
+            message: format!(
+                "serial {} is older than serial {min_serial} already trusted: refusing a replayed or rolled-back index",
+                index.serial
+            ),
+        });
+    }
+    Ok(index)
+}

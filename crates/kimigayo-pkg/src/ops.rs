@@ -1,0 +1,363 @@
+//! The operations a user invokes: add, del, upgrade (security first), verify, audit.
+//! Each one: load and verify the indexes → resolve → fetch, verify and stage the packages →
+//! one atomic transaction (file operations + the new database at the commit point).
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::fs;
+use std::os::unix::fs::{MetadataExt, PermissionsExt};
+
+use kimigayo_package::PackageMeta;
+use kimigayo_resolve::{Candidate, Installed, Problem, Provide, Request, Upgrade};
+use kimigayo_txn::{Entry, Faults, Op, RelPath, Transaction};
+use kimigayo_version::{Constraint, Version};
+use serde::Serialize;
+
+use crate::db::{Database, InstalledPackage, Kind};
+use crate::index::{load_index, Advisory, RepoIndex, INDEX, INDEX_SIG};
+use crate::source::RepoSource;
+use crate::{stage, PkgError, Root};
+
+/// What a transaction changed.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct Report {
+    pub changes: Vec<Change>,
+    /// Set when a later step (non-security upgrades) could not be done; the earlier ones stand.
+    pub warning: Option<String>,
+}
+
+#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+pub struct Change {
+    pub action: String,
+    pub package: String,
+    pub from: Option<String>,
+    pub to: Option<String>,
+    pub security: bool,
+}
+
+struct Loaded {
+    indexes: Vec<(RepoSource, RepoIndex)>,
+}
+
+fn parse_version(s: &str, what: &str) -> Result<Version, PkgError> {
+    s.parse().map_err(|e| PkgError::Repo(format!("{what}: {e}")))
+}
+
+fn parse_constraints(list: &[String], what: &str) -> Result<Vec<Constraint>, PkgError> {
+    list.iter().map(|c| c.parse().map_err(|e| PkgError::Repo(format!("{what}: {e}")))).collect()
+}
+
+fn provide(s: &str) -> Provide {
+    match s.split_once('=') {
+        Some((n, v)) => match v.parse() {
+            Ok(v) => Provide::versioned(n, v),
+            Err(_) => Provide::new(s),
+        },
+        None => Provide::new(s),
+    }
+}
+
+impl Root {
+    fn load(&self, db: &mut Database) -> Result<Loaded, PkgError> {
+        if self.repos.is_empty() {
+            return Err(PkgError::Config(format!(
+                "no repositories: list them in {}/{} or pass --repo",
+                self.path.display(),
+                crate::REPOS_FILE
+            )));
+        }
+        if self.keys.keys().is_empty() {
+            return Err(PkgError::Config(format!(
+                "no trusted keys in {}/{}: import the repository's public key with `kpkg key import`",
+                self.path.display(),
+                crate::KEYS_DIR
+            )));
+        }
+        let mut indexes = Vec::new();
+        for r in &self.repos {
+            let text = r.get(INDEX)?;
+            let sig = r.get(INDEX_SIG).map_err(|e| PkgError::Index { origin: r.id(), message: format!("no signature ({e})") })?;
+            let min = db.index_serials.get(&r.id()).copied().unwrap_or(0);
+            let idx = load_index(&r.id(), &text, &sig, &self.keys, self.now, min)?;
+            db.index_serials.insert(r.id(), idx.serial);
+            indexes.push((r.clone(), idx));
+        }
+        Ok(Loaded { indexes })
+    }
+
+    fn universe(&self, l: &Loaded) -> Result<Vec<Candidate>, PkgError> {
+        let mut out = Vec::new();
+        for (_, idx) in &l.indexes {
+            for m in &idx.packages {
+                let what = format!("package {}-{}", m.name, m.version);
+                out.push(Candidate {
+                    name: m.name.clone(),
+                    version: parse_version(&m.version, &what)?,
+                    arch: m.architecture.clone(),
+                    depends: parse_constraints(&m.dependencies, &what)?,
+                    conflicts: parse_constraints(&m.conflicts, &what)?,
+                    provides: m.provides.iter().map(|p| provide(p)).collect(),
+                });
+            }
+        }
+        Ok(out)
+    }
+
+    fn find_meta<'a>(&self, l: &'a Loaded, name: &str, version: &Version) -> Option<(&'a RepoSource, &'a PackageMeta)> {
+        l.indexes.iter().find_map(|(src, idx)| {
+            idx.packages
+                .iter()
+                .find(|m| {
+                    m.name == name
+                        && m.version.parse::<Version>().ok().as_ref() == Some(version)
+                        && (m.architecture == self.arch || m.architecture == "noarch")
+                })
+                .map(|m| (src, m))
+        })
+    }
+
+    /// `kpkg add`: install the constraints (and what they need), keeping the rest.
+    pub fn add(&self, constraints: &[String], faults: &dyn Faults) -> Result<Report, PkgError> {
+        let install = parse_constraints(constraints, "request")?;
+        self.run(Request { install, remove: vec![], upgrade: Upgrade::None }, &BTreeSet::new(), faults)
+    }
+
+    /// `kpkg del`: remove packages and whatever only they needed.
+    pub fn del(&self, names: &[String], faults: &dyn Faults) -> Result<Report, PkgError> {
+        let db = self.database()?;
+        for n in names {
+            if !db.packages.contains_key(n) {
+                return Err(PkgError::Unsatisfiable(format!("`{n}` is not installed (see `kpkg list`)")));
+            }
+        }
+        self.run(Request { install: vec![], remove: names.to_vec(), upgrade: Upgrade::None }, &BTreeSet::new(), faults)
+    }
+
+    /// Installed packages with an advisory whose fix is newer than the installed version.
+    pub fn audit(&self) -> Result<Vec<(String, String, Advisory)>, PkgError> {
+        let mut db = self.database()?;
+        let l = self.load(&mut db)?;
+        Ok(open_advisories(&db, &l))
+    }
+
+    /// `kpkg upgrade [--security-only]`: security fixes first, as their own transaction, so
+    /// they land even when the remaining upgrades cannot (property 8).
+    pub fn upgrade(&self, security_only: bool, faults: &dyn Faults) -> Result<Report, PkgError> {
+        let mut db = self.database()?;
+        let l = self.load(&mut db)?;
+        let secure: BTreeSet<String> = open_advisories(&db, &l).into_iter().map(|(n, _, _)| n).collect();
+        let mut report = Report::default();
+        // `name>=fixed_in` for every package with an open advisory: the security transaction
+        // asks for exactly these, and the general upgrade afterwards must keep them.
+        let fixes: Vec<Constraint> = secure
+            .iter()
+            .filter_map(|n| {
+                let fixed = l
+                    .indexes
+                    .iter()
+                    .flat_map(|(_, i)| &i.advisories)
+                    .filter(|a| &a.package == n)
+                    .filter_map(|a| a.fixed_in.parse::<Version>().ok())
+                    .max()?;
+                format!("{n}>={fixed}").parse().ok()
+            })
+            .collect();
+        if !secure.is_empty() {
+            let r = self.run(Request { install: fixes.clone(), remove: vec![], upgrade: Upgrade::Only(secure.iter().cloned().collect()) }, &secure, faults)?;
+            report.changes.extend(r.changes);
+        }
+        if security_only {
+            return Ok(report);
+        }
+        match self.run(Request { install: fixes, remove: vec![], upgrade: Upgrade::All }, &secure, faults) {
+            Ok(r) => report.changes.extend(r.changes),
+            Err(PkgError::Unsatisfiable(why)) if !report.changes.is_empty() => {
+                report.warning = Some(format!("security fixes were applied; the other upgrades are not possible: {why}"));
+            }
+            Err(e) => return Err(e),
+        }
+        Ok(report)
+    }
+
+    fn run(&self, request: Request, security: &BTreeSet<String>, faults: &dyn Faults) -> Result<Report, PkgError> {
+        let mut db = self.database()?;
+        let l = self.load(&mut db)?;
+        let universe = self.universe(&l)?;
+        let installed: Vec<Installed> = db
+            .packages
+            .values()
+            .map(|p| Ok(Installed { name: p.name.clone(), version: parse_version(&p.version, &p.name)? }))
+            .collect::<Result<_, PkgError>>()?;
+        let world = parse_constraints(&db.world, "world")?;
+        let solution = kimigayo_resolve::resolve(&Problem { universe: &universe, installed: &installed, world: &world, arch: &self.arch, request })
+            .map_err(|u| PkgError::Unsatisfiable(format!("{}\nNothing was changed.", u.explanation)))?;
+
+        // Stage every package that is new or changes version.
+        let paths = self.txn_paths();
+        let staging_root = kimigayo_txn::staging_dir(&paths);
+        let mut new_db = db.clone();
+        new_db.world = solution.new_world.iter().map(|c| c.to_string()).collect();
+        let mut staged: BTreeMap<String, stage::Staged> = BTreeMap::new();
+        let mut report = Report::default();
+        for (name, version) in &solution.install {
+            if db.packages.get(name).is_some_and(|p| p.version == version.to_string()) {
+                continue;
+            }
+            let (src, meta) = self.find_meta(&l, name, version).ok_or_else(|| {
+                PkgError::Unsatisfiable(format!("{name}-{version} was chosen but is not in any index for {}", self.arch))
+            })?;
+            let bytes = src.get(&format!("{}/{}", meta.architecture, meta.filename))?;
+            stage::verify(meta, &bytes, &self.keys, &self.arch, self.now)?;
+            let s = stage::unpack(meta, &bytes, &staging_root.join(name))?;
+            new_db.packages.insert(
+                name.clone(),
+                InstalledPackage {
+                    name: name.clone(),
+                    version: version.to_string(),
+                    arch: meta.architecture.clone(),
+                    sha256: meta.checksum.sha256.clone(),
+                    files: s.records.clone(),
+                },
+            );
+            let from = db.packages.get(name).map(|p| p.version.clone());
+            report.changes.push(Change {
+                action: if from.is_some() { "upgrade".into() } else { "add".into() },
+                package: name.clone(),
+                from,
+                to: Some(version.to_string()),
+                security: security.contains(name),
+            });
+            staged.insert(name.clone(), s);
+        }
+        let keep: BTreeSet<&String> = solution.install.iter().map(|(n, _)| n).collect();
+        for (name, p) in &db.packages {
+            if !keep.contains(name) {
+                new_db.packages.remove(name);
+                report.changes.push(Change { action: "remove".into(), package: name.clone(), from: Some(p.version.clone()), to: None, security: false });
+            }
+        }
+
+        // File ownership: a non-directory path belongs to exactly one package.
+        let mut owner: BTreeMap<&str, &str> = BTreeMap::new();
+        for p in new_db.packages.values() {
+            for f in p.files.iter().filter(|f| f.kind != Kind::Dir) {
+                if let Some(first) = owner.insert(&f.path, &p.name) {
+                    return Err(PkgError::Conflict { path: f.path.clone(), first: first.to_string(), second: p.name.clone() });
+                }
+            }
+        }
+        let wanted_dirs: BTreeSet<&str> = new_db.packages.values().flat_map(|p| &p.files).filter(|f| f.kind == Kind::Dir).map(|f| f.path.as_str()).collect();
+
+        // Directories first (parents before children, each once even when several packages
+        // carry it; existing ones are left as they are), then files and symlinks.
+        let mut dirs: BTreeMap<String, Op> = BTreeMap::new();
+        let mut puts_files = Vec::new();
+        for s in staged.values() {
+            for (rel, entry) in &s.entries {
+                match entry {
+                    Entry::Dir { .. } => {
+                        let exists = kimigayo_txn::resolve_in_root(&self.path, rel).map(|p| p.is_dir()).unwrap_or(false);
+                        if !exists {
+                            dirs.entry(rel.as_str().to_string()).or_insert_with(|| Op::Put { path: rel.clone(), entry: entry.clone() });
+                        }
+                    }
+                    _ => puts_files.push(Op::Put { path: rel.clone(), entry: entry.clone() }),
+                }
+            }
+        }
+        let mut ops: Vec<Op> = dirs.into_values().collect();
+        ops.extend(puts_files);
+        // Files of removed or replaced versions that no package of the new state owns.
+        let mut remove_files = Vec::new();
+        let mut remove_dirs = Vec::new();
+        for (name, old) in &db.packages {
+            let unchanged = new_db.packages.get(name).is_some_and(|p| p.version == old.version);
+            if unchanged {
+                continue;
+            }
+            for f in &old.files {
+                match f.kind {
+                    Kind::Dir if !wanted_dirs.contains(f.path.as_str()) => remove_dirs.push(f.path.clone()),
+                    Kind::Dir => {}
+                    _ if !owner.contains_key(f.path.as_str()) => remove_files.push(f.path.clone()),
+                    _ => {}
+                }
+            }
+        }
+        remove_dirs.sort();
+        remove_dirs.dedup();
+        remove_dirs.reverse();
+        for p in remove_files.into_iter().chain(remove_dirs) {
+            ops.push(Op::Remove { path: RelPath::new(&p).map_err(|e| PkgError::Io(e.to_string()))? });
+        }
+        kimigayo_txn::commit(&paths, Transaction { ops, database: new_db.to_bytes() }, faults)?;
+        let _ = fs::remove_dir_all(&staging_root);
+        Ok(report)
+    }
+
+    /// `kpkg verify`: every installed file still matches its recorded hash, type and mode.
+    pub fn verify(&self) -> Result<Vec<String>, PkgError> {
+        let db = self.database()?;
+        let mut problems = Vec::new();
+        for p in db.packages.values() {
+            for f in &p.files {
+                let rel = RelPath::new(&f.path).map_err(|e| PkgError::Io(e.to_string()))?;
+                let path = self.path.join(rel.as_str());
+                let md = match fs::symlink_metadata(&path) {
+                    Ok(m) => m,
+                    Err(_) => {
+                        problems.push(format!("{}: {} is missing", p.name, f.path));
+                        continue;
+                    }
+                };
+                match f.kind {
+                    Kind::File => {
+                        if !md.is_file() {
+                            problems.push(format!("{}: {} is no longer a regular file", p.name, f.path));
+                        } else if Some(kimigayo_package::sha256_file(&path).unwrap_or_default()) != f.sha256 {
+                            problems.push(format!("{}: {} was modified (SHA-256 differs)", p.name, f.path));
+                        } else if md.permissions().mode() & 0o7777 != f.mode {
+                            problems.push(format!("{}: {} mode is {:o}, expected {:o}", p.name, f.path, md.permissions().mode() & 0o7777, f.mode));
+                        } else if (md.uid(), md.gid()) != (f.uid, f.gid) {
+                            problems.push(format!("{}: {} owner is {}:{}, expected {}:{}", p.name, f.path, md.uid(), md.gid(), f.uid, f.gid));
+                        }
+                    }
+                    Kind::Symlink => {
+                        let t = fs::read_link(&path).ok().map(|t| t.to_string_lossy().into_owned());
+                        if t != f.target {
+                            problems.push(format!("{}: symlink {} points to {:?}, expected {:?}", p.name, f.path, t, f.target));
+                        }
+                    }
+                    Kind::Dir => {
+                        if !md.is_dir() {
+                            problems.push(format!("{}: {} is no longer a directory", p.name, f.path));
+                        }
+                    }
+                }
+            }
+        }
+        Ok(problems)
+    }
+
+    /// Refresh and return the verified indexes (for `kpkg info` / `search`).
+    pub fn indexes(&self) -> Result<Vec<RepoIndex>, PkgError> {
+        let mut db = self.database()?;
+        Ok(self.load(&mut db)?.indexes.into_iter().map(|(_, i)| i).collect())
+    }
+}
+
+fn open_advisories(db: &Database, l: &Loaded) -> Vec<(String, String, Advisory)> {
+    let mut out = Vec::new();
+    for p in db.packages.values() {
+        let Ok(v) = p.version.parse::<Version>() else { continue };
+        for (_, idx) in &l.indexes {
+            for a in idx.advisories.iter().filter(|a| a.package == p.name) {
+                if a.fixed_in.parse::<Version>().is_ok_and(|f| v < f) {
+                    out.push((p.name.clone(), p.version.clone(), a.clone()));
+                }
+            }
+        }
+    }
+    out.sort_by(|a, b| (&a.0, &a.2.id).cmp(&(&b.0, &b.2.id)));
+    out.dedup();
+    out
+}
