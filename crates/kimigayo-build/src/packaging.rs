@@ -115,6 +115,9 @@ pub fn produce(common: &MetaCommon, dest: &Path, staging: &Path) -> Result<Vec<P
             filename,
             checksum: Checksum { sha256, gpg_signature: None },
             build_info: common.build_info.clone(),
+            users: if sub.is_none() { r.users.clone() } else { vec![] },
+            groups: if sub.is_none() { r.groups.clone() } else { vec![] },
+            paths: if sub.is_none() { r.paths.clone() } else { vec![] },
         };
         fs::write(staging.join(format!("{}.json", PackageMeta::stem(&name, &version, arch))), meta.to_json())
             .map_err(|e| perr(e.to_string()))?;

@@ -12,7 +12,7 @@ pub mod repo;
 
 pub use archive::{write_archive, ArchiveError, ArchiveStats};
 pub use compare::{compare_archives, Difference};
-pub use metadata::{BuildInfo, Checksum, PackageMeta, PatchRecord, SourceRecord};
+pub use metadata::{BuildInfo, Checksum, GroupDecl, PackageMeta, PatchRecord, PathDecl, SourceRecord, UserDecl};
 pub use repo::{publish, Repository};
 
 use sha2::{Digest, Sha256};

@@ -81,6 +81,66 @@ pub struct PackageMeta {
     pub filename: String,
     pub checksum: Checksum,
     pub build_info: BuildInfo,
+    /// Accounts the package needs; the package manager adds the missing ones to
+    /// etc/passwd, etc/group and etc/shadow (no scripts).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub users: Vec<UserDecl>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub groups: Vec<GroupDecl>,
+    /// Ownership and modes of packaged paths (the archive itself is all root:root); the only
+    /// way to ship a setuid/setgid file.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub paths: Vec<PathDecl>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct UserDecl {
+    pub name: String,
+    pub uid: u32,
+    pub gid: u32,
+    #[serde(default = "default_home")]
+    pub home: String,
+    #[serde(default = "default_shell")]
+    pub shell: String,
+    #[serde(default)]
+    pub gecos: String,
+}
+
+fn default_home() -> String {
+    "/".into()
+}
+
+fn default_shell() -> String {
+    "/sbin/nologin".into()
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct GroupDecl {
+    pub name: String,
+    pub gid: u32,
+    #[serde(default)]
+    pub members: Vec<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PathDecl {
+    /// Path inside the package, relative (`home/nonroot`).
+    pub path: String,
+    /// Octal mode string, e.g. "0750" or "4755".
+    pub mode: String,
+    #[serde(default)]
+    pub uid: u32,
+    #[serde(default)]
+    pub gid: u32,
+}
+
+impl PathDecl {
+    pub fn mode_bits(&self) -> Option<u32> {
+        u32::from_str_radix(self.mode.trim_start_matches("0o"), 8).ok().filter(|m| *m <= 0o7777)
+    }
 }
 
 impl PackageMeta {

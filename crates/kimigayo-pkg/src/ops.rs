@@ -197,6 +197,7 @@ impl Root {
         let mut new_db = db.clone();
         new_db.world = solution.new_world.iter().map(|c| c.to_string()).collect();
         let mut staged: BTreeMap<String, stage::Staged> = BTreeMap::new();
+        let mut entering: Vec<PackageMeta> = Vec::new();
         let mut report = Report::default();
         for (name, version) in &solution.install {
             if db.packages.get(name).is_some_and(|p| p.version == version.to_string()) {
@@ -227,6 +228,7 @@ impl Root {
                 security: security.contains(name),
             });
             staged.insert(name.clone(), s);
+            entering.push(meta.clone());
         }
         let keep: BTreeSet<&String> = solution.install.iter().map(|(n, _)| n).collect();
         for (name, p) in &db.packages {
@@ -289,6 +291,17 @@ impl Root {
         for p in remove_files.into_iter().chain(remove_dirs) {
             ops.push(Op::Remove { path: RelPath::new(&p).map_err(|e| PkgError::Io(e.to_string()))? });
         }
+        // Declared accounts, edited into the account files within the same transaction.
+        let staged_files: BTreeMap<String, std::path::PathBuf> = staged
+            .values()
+            .flat_map(|s| s.entries.iter())
+            .filter_map(|(r, e)| match e {
+                Entry::File { staged, .. } => Some((r.as_str().to_string(), staged.clone())),
+                _ => None,
+            })
+            .collect();
+        let metas: Vec<&PackageMeta> = entering.iter().collect();
+        crate::accounts::apply(&self.path, &metas, &staged_files, &staging_root.join(".accounts"), &mut new_db, &mut ops)?;
         kimigayo_txn::commit(&paths, Transaction { ops, database: new_db.to_bytes() }, faults)?;
         let _ = fs::remove_dir_all(&staging_root);
         Ok(report)

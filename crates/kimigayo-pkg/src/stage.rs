@@ -50,6 +50,7 @@ pub fn unpack(meta: &PackageMeta, bytes: &[u8], staging: &Path) -> Result<Staged
     fs::create_dir_all(staging).map_err(|e| PkgError::Io(format!("creating {}: {e}", staging.display())))?;
     let mut ar = tar::Archive::new(flate2::read::GzDecoder::new(bytes));
     let mut staged = Staged { entries: Vec::new(), records: Vec::new() };
+    let declared: std::collections::BTreeMap<&str, &kimigayo_package::PathDecl> = meta.paths.iter().map(|d| (d.path.trim_end_matches('/'), d)).collect();
     let entries = ar.entries().map_err(|e| PkgError::Integrity { package: pkg.clone(), message: format!("not a readable archive: {e}") })?;
     for (n, entry) in entries.enumerate() {
         let mut entry = entry.map_err(|e| PkgError::Integrity { package: pkg.clone(), message: format!("damaged archive: {e}") })?;
@@ -63,10 +64,17 @@ pub fn unpack(meta: &PackageMeta, bytes: &[u8], staging: &Path) -> Result<Staged
         }
         let rel = RelPath::new(&name).map_err(|_| bad(&raw, "path escapes the root (`..` or an invalid component)"))?;
         let h = entry.header().clone();
-        let mode = h.mode().map_err(|_| bad(&name, "unreadable mode"))? & 0o7777;
-        let uid = h.uid().unwrap_or(0) as u32;
-        let gid = h.gid().unwrap_or(0) as u32;
-        if mode & 0o6000 != 0 {
+        let mut mode = h.mode().map_err(|_| bad(&name, "unreadable mode"))? & 0o7777;
+        let mut uid = h.uid().unwrap_or(0) as u32;
+        let mut gid = h.gid().unwrap_or(0) as u32;
+        // Declared ownership and modes win; a declared mode is the only way to get setuid/setgid.
+        let decl = declared.get(name.as_str());
+        if let Some(d) = decl {
+            mode = d.mode_bits().ok_or_else(|| bad(&name, "declared mode is not octal"))?;
+            uid = d.uid;
+            gid = d.gid;
+        }
+        if mode & 0o6000 != 0 && decl.is_none() {
             return Err(bad(&name, "setuid/setgid file not declared by the package: refusing it"));
         }
         let kind = h.entry_type();

@@ -147,3 +147,34 @@ fn unsatisfiable_request_explains_and_changes_nothing() {
     assert!(e.contains("libfoo") && e.contains("Nothing was changed"), "{e}");
     assert!(!root.join("usr").exists());
 }
+
+#[test]
+fn declared_accounts_ownership_and_setuid_are_applied_without_scripts() {
+    use kimigayo_package::{GroupDecl, PathDecl, UserDecl};
+    use std::os::unix::fs::{MetadataExt, PermissionsExt};
+    let dir = tempfile::tempdir().unwrap();
+    let repo = dir.path().join("repo");
+    let mut base = Spec::new("base", "1.0-r1").file("etc/passwd", b"root:x:0:0:root:/root:/bin/sh\n").file("etc/group", b"root:x:0:root\n");
+    base.files.push(("etc/shadow".into(), b"root:!::0:::::\n".to_vec()));
+    let mut app = Spec::new("app", "1.0-r1").deps(&["base"]).file("home/app/.keep", b"").file("usr/bin/app-helper", b"#!/bin/sh\n");
+    app.users = vec![UserDecl { name: "app".into(), uid: 1500, gid: 1500, home: "/home/app".into(), shell: "/sbin/nologin".into(), gecos: "App".into() }];
+    app.groups = vec![GroupDecl { name: "app".into(), gid: 1500, members: vec![] }];
+    app.paths = vec![
+        PathDecl { path: "home/app".into(), mode: "0750".into(), uid: 1500, gid: 1500 },
+        PathDecl { path: "usr/bin/app-helper".into(), mode: "4755".into(), uid: 0, gid: 0 },
+    ];
+    write_packages(&repo, &[base, app]);
+    sign(&repo, 1, vec![]);
+    let root = new_root(dir.path(), &repo, "x86_64");
+    open(&root).add(&["base".to_string()], &NoFaults).unwrap();
+    open(&root).add(&["app".to_string()], &NoFaults).unwrap_or_else(|e| panic!("{e}"));
+    let passwd = fs::read_to_string(root.join("etc/passwd")).unwrap();
+    assert!(passwd.contains("root:x:0:0") && passwd.contains("app:x:1500:1500:App:/home/app:/sbin/nologin"), "{passwd}");
+    assert!(fs::read_to_string(root.join("etc/group")).unwrap().contains("app:x:1500:"));
+    assert!(fs::read_to_string(root.join("etc/shadow")).unwrap().contains("app:!::0"));
+    let home = fs::metadata(root.join("home/app")).unwrap();
+    assert_eq!((home.permissions().mode() & 0o7777, home.uid(), home.gid()), (0o750, 1500, 1500));
+    let helper = fs::metadata(root.join("usr/bin/app-helper")).unwrap();
+    assert_eq!(helper.permissions().mode() & 0o7777, 0o4755, "declared setuid is kept");
+    assert_eq!(open(&root).verify().unwrap(), Vec::<String>::new(), "account edits are recorded");
+}

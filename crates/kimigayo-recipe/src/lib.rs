@@ -13,6 +13,7 @@ use std::fmt;
 use std::path::{Path, PathBuf};
 
 use kimigayo_hardening::Linkage;
+pub use kimigayo_package::{GroupDecl, PathDecl, UserDecl};
 use serde::Deserialize;
 
 pub use version::{Constraint, Op, Version};
@@ -216,6 +217,12 @@ struct RawRecipe {
     dependencies: DependencySection,
     #[serde(default, rename = "subpackage")]
     subpackages: Vec<Subpackage>,
+    #[serde(default, rename = "user")]
+    users: Vec<UserDecl>,
+    #[serde(default, rename = "group")]
+    groups: Vec<GroupDecl>,
+    #[serde(default, rename = "path")]
+    paths: Vec<PathDecl>,
 }
 
 /// A validated recipe.
@@ -236,6 +243,10 @@ pub struct Recipe {
     pub provides: Vec<String>,
     pub conflicts: Vec<Constraint>,
     pub subpackages: Vec<Subpackage>,
+    /// Accounts, ownership and modes declared for the main package (applied by kpkg).
+    pub users: Vec<UserDecl>,
+    pub groups: Vec<GroupDecl>,
+    pub paths: Vec<PathDecl>,
 }
 
 impl Recipe {
@@ -431,6 +442,19 @@ impl Recipe {
             parse_list(&format!("subpackage[{i}].conflicts"), &sp.conflicts)?;
         }
 
+        for (i, pd) in raw.paths.iter().enumerate() {
+            if pd.mode_bits().is_none() {
+                return Err(err(&format!("path[{i}].mode"), format!("`{}` is not an octal mode like \"0750\"", pd.mode)));
+            }
+            if pd.path.starts_with('/') || pd.path.split('/').any(|c| c == "..") {
+                return Err(err(&format!("path[{i}].path"), format!("`{}` must be relative to the package root, without `..`", pd.path)));
+            }
+        }
+        for (i, u) in raw.users.iter().enumerate() {
+            if !version::valid_name(&u.name) || u.name.len() > 32 {
+                return Err(err(&format!("user[{i}].name"), format!("`{}` is not a valid account name", u.name)));
+            }
+        }
         Ok(Recipe {
             dir: dir.to_path_buf(),
             file: file.to_path_buf(),
@@ -444,6 +468,9 @@ impl Recipe {
             provides: raw.dependencies.provides,
             conflicts,
             subpackages: raw.subpackages,
+            users: raw.users,
+            groups: raw.groups,
+            paths: raw.paths,
         })
     }
 }

@@ -21,6 +21,9 @@ pub struct Spec {
     pub conflicts: Vec<String>,
     pub provides: Vec<String>,
     pub files: Vec<(String, Vec<u8>)>,
+    pub users: Vec<kimigayo_package::UserDecl>,
+    pub groups: Vec<kimigayo_package::GroupDecl>,
+    pub paths: Vec<kimigayo_package::PathDecl>,
 }
 
 impl Spec {
@@ -33,6 +36,9 @@ impl Spec {
             conflicts: vec![],
             provides: vec![],
             files: vec![(format!("usr/share/{name}/VERSION"), version.as_bytes().to_vec())],
+            users: vec![],
+            groups: vec![],
+            paths: vec![],
         }
     }
     pub fn deps(mut self, d: &[&str]) -> Spec {
@@ -104,6 +110,9 @@ pub fn write_packages(repo: &Path, specs: &[Spec]) {
             filename: filename.clone(),
             checksum: Checksum { sha256: kimigayo_package::sha256_hex(&bytes), gpg_signature: None },
             build_info: build_info(),
+            users: s.users.clone(),
+            groups: s.groups.clone(),
+            paths: s.paths.clone(),
         };
         fs::write(dir.join(format!("{}-{}.{}.json", s.name, s.version, s.arch)), meta.to_json()).unwrap();
     }
