@@ -14,7 +14,8 @@ need_root() {
 need_root
 
 PACKAGES="bubblewrap build-essential gcc make patch tar bzip2 xz-utils gzip binutils file \
-dpkg-dev apt ca-certificates curl git debian-archive-keyring gnupg linux-libc-dev"
+dpkg-dev apt ca-certificates curl git debian-archive-keyring gnupg linux-libc-dev \
+podman skopeo umoci runc"
 
 missing=""
 for p in $PACKAGES; do
