@@ -4,6 +4,7 @@
 #   ./configure --arch=x86_64 --security-hardening=full
 #   make reproducible-build     build every component into packages in out/repo
 #   make verify-build-hash      rebuild from scratch elsewhere and prove identical digests
+#   make image                  the default OCI image into out/ (podman load -i out/kimigayo-os-x86_64.oci.tar)
 #   make test                   the whole test suite
 #   make bench                  build-time and size benchmark table
 #   make clean                  remove out/ (make distclean also drops the build cache)
@@ -19,9 +20,9 @@ APPLETS ?=
 KIMIGAYO := $(or $(CARGO_TARGET_DIR),target)/release/kimigayo
 export ARCH SECURITY_HARDENING CROSS_COMPILE APPLETS
 
-.PHONY: all setup cli reproducible-build build verify-build-hash audit test bench clean distclean
+.PHONY: all setup cli reproducible-build build image verify-build-hash audit test bench clean distclean
 
-all: reproducible-build
+all: image
 
 setup:
 	./scripts/setup.sh
@@ -31,6 +32,9 @@ cli:
 
 reproducible-build build: cli
 	$(KIMIGAYO) build
+
+image: reproducible-build
+	$(KIMIGAYO) image build --config images/base.yaml
 
 verify-build-hash: cli
 	@test -d out/repo || $(KIMIGAYO) build

@@ -75,6 +75,9 @@ enum Command {
     Toolchain(commands::ToolchainArgs),
     /// Remove build outputs (out/); with --cache also the build cache
     Clean(commands::CleanArgs),
+    /// Build or inspect OCI images from the package repository
+    #[command(subcommand)]
+    Image(commands::ImageCmd),
     /// Benchmark: cold and warm build of every component, package sizes (what `make bench` runs)
     #[command(long_about = "Build every component twice in a fresh build cache — cold, then warm (all reused) —\n\
         and print per-component times and package sizes. The source cache is shared, so network\n\
@@ -94,6 +97,7 @@ fn main() -> ExitCode {
         Command::Toolchain(a) => commands::toolchain(cli.project, a),
         Command::Clean(a) => commands::clean(cli.project, a),
         Command::Bench(a) => commands::bench(cli.project, a),
+        Command::Image(c) => commands::image(cli.project, c),
     };
     match result {
         Ok(code) => code,

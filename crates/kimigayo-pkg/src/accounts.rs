@@ -22,7 +22,7 @@ fn field<'a>(line: &'a str, i: usize) -> Option<&'a str> {
 }
 
 /// Append the missing entries; `Ok(None)` when nothing changes.
-fn edit(file: &str, text: &str, metas: &[&PackageMeta]) -> Result<Option<String>, PkgError> {
+pub fn edit(file: &str, text: &str, metas: &[&PackageMeta]) -> Result<Option<String>, PkgError> {
     let mut out = text.to_string();
     if !out.is_empty() && !out.ends_with('\n') {
         out.push('\n');

@@ -8,7 +8,7 @@
 //! it, and applies everything as one atomic transaction (kimigayo-txn). No package script
 //! ever runs, so installing into a root needs no chroot.
 
-mod accounts;
+pub mod accounts;
 pub mod db;
 pub mod index;
 mod ops;

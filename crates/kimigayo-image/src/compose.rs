@@ -1,0 +1,145 @@
+//! Composing the root filesystem layer in memory: resolve the spec's packages against the
+//! repository, verify every archive (SHA-256 + signature) before reading it, and turn the
+//! archives' entries into one layer — ownership and modes from the packages' declarations,
+//! declared accounts added, the spec's system.conf, build metadata and SBOM written in.
+
+use std::collections::BTreeMap;
+use std::io::Read;
+use std::path::Path;
+use std::time::SystemTime;
+
+use kimigayo_oci::{Kind, LayerEntry};
+use kimigayo_package::{PackageMeta, Repository};
+use kimigayo_resolve::{Candidate, Problem, Provide, Request};
+use kimigayo_sign::Keyring;
+use kimigayo_version::Constraint;
+
+use crate::{metadata, ImageError, ImageSpec};
+
+pub struct Composed {
+    /// The uncompressed layer tar.
+    pub layer: Vec<u8>,
+    /// The packages in the image, in name order.
+    pub packages: Vec<PackageMeta>,
+    pub build_info: String,
+    pub sbom: String,
+    /// Every path in the layer.
+    pub paths: Vec<String>,
+}
+
+fn parse<T: std::str::FromStr<Err = String>>(list: &[String], what: &str) -> Result<Vec<T>, ImageError> {
+    list.iter().map(|s| s.parse().map_err(|e| ImageError::Resolve(format!("{what}: {e}")))).collect()
+}
+
+pub fn compose(spec: &ImageSpec, repo: &Path, keys: &Keyring, epoch: u64, now: SystemTime) -> Result<Composed, ImageError> {
+    let arch = spec.system.architecture.as_str();
+    let all = Repository::new(repo).packages().map_err(|e| ImageError::Io(format!("reading repository {}: {e}", repo.display())))?;
+    if all.is_empty() {
+        return Err(ImageError::Resolve(format!("{} holds no packages: run `make reproducible-build` first", repo.display())));
+    }
+    let mut universe = Vec::new();
+    for (_, m) in &all {
+        let what = format!("package {}-{}", m.name, m.version);
+        universe.push(Candidate {
+            name: m.name.clone(),
+            version: m.version.parse().map_err(|e: String| ImageError::Resolve(format!("{what}: {e}")))?,
+            arch: m.architecture.clone(),
+            depends: parse(&m.dependencies, &what)?,
+            conflicts: parse(&m.conflicts, &what)?,
+            provides: m.provides.iter().map(|p| Provide::new(p.as_str())).collect(),
+        });
+    }
+    let install: Vec<Constraint> = parse(&spec.image.packages, "image.packages")?;
+    let solution = kimigayo_resolve::resolve(&Problem { universe: &universe, installed: &[], world: &[], arch, request: Request { install, ..Request::default() } })
+        .map_err(|u| ImageError::Resolve(format!("image.packages cannot be installed: {}", u.explanation)))?;
+
+    let mut entries: BTreeMap<String, LayerEntry> = BTreeMap::new();
+    let mut owners: BTreeMap<String, String> = BTreeMap::new();
+    let mut packages = Vec::new();
+    for (name, version) in &solution.install {
+        let (archive, meta) = all
+            .iter()
+            .find(|(_, m)| &m.name == name && m.version.parse().ok().as_ref() == Some(version) && (m.architecture == arch || m.architecture == "noarch"))
+            .ok_or_else(|| ImageError::Resolve(format!("{name}-{version} was chosen but is not in {}", repo.display())))?;
+        let bytes = std::fs::read(archive).map_err(|e| ImageError::Io(format!("reading {}: {e}", archive.display())))?;
+        kimigayo_pkg::stage::verify(meta, &bytes, keys, arch, now)?;
+        add_archive(meta, &bytes, &mut entries, &mut owners)?;
+        packages.push(meta.clone());
+    }
+
+    // Declared accounts, edited into the account files (no scripts).
+    let metas: Vec<&PackageMeta> = packages.iter().collect();
+    for file in ["etc/group", "etc/passwd", "etc/shadow"] {
+        let current = match entries.get(file).map(|e| &e.kind) {
+            Some(Kind::File(b)) => String::from_utf8_lossy(b).into_owned(),
+            _ => String::new(),
+        };
+        if let Some(new) = kimigayo_pkg::accounts::edit(file, &current, &metas)? {
+            let mode = if file == "etc/shadow" { 0o640 } else { 0o644 };
+            let e = entries.entry(file.to_string()).or_insert(LayerEntry { path: file.into(), kind: Kind::Dir, mode, uid: 0, gid: 0 });
+            e.kind = Kind::File(new.into_bytes());
+        }
+    }
+
+    let build_info = metadata::build_info(spec, epoch, &packages);
+    let sbom = metadata::sbom(spec, epoch, &packages);
+    for (path, data) in [
+        ("etc/kimigayo/system.conf", spec.system_conf()),
+        ("etc/kimigayo/build-info.json", build_info.clone()),
+        ("etc/kimigayo/sbom.spdx.json", sbom.clone()),
+    ] {
+        entries.insert(path.to_string(), LayerEntry { path: path.into(), kind: Kind::File(data.into_bytes()), mode: 0o644, uid: 0, gid: 0 });
+    }
+    let paths = entries.keys().cloned().collect();
+    let list: Vec<LayerEntry> = entries.into_values().collect();
+    let layer = kimigayo_oci::layer_tar(&list, epoch)?;
+    Ok(Composed { layer, packages, build_info, sbom, paths })
+}
+
+fn add_archive(meta: &PackageMeta, bytes: &[u8], entries: &mut BTreeMap<String, LayerEntry>, owners: &mut BTreeMap<String, String>) -> Result<(), ImageError> {
+    let pkg = format!("{}-{}", meta.name, meta.version);
+    let bad = |path: &str, why: &str| ImageError::Package(kimigayo_pkg::PkgError::Unsafe { package: pkg.clone(), path: path.into(), message: why.into() });
+    let declared: BTreeMap<&str, &kimigayo_package::PathDecl> = meta.paths.iter().map(|d| (d.path.trim_end_matches('/'), d)).collect();
+    let mut ar = tar::Archive::new(flate2::read::GzDecoder::new(bytes));
+    for entry in ar.entries().map_err(|e| bad("", &format!("unreadable archive: {e}")))? {
+        let mut entry = entry.map_err(|e| bad("", &format!("damaged archive: {e}")))?;
+        let raw = String::from_utf8_lossy(&entry.path_bytes()).into_owned();
+        let path = raw.trim_end_matches('/').to_string();
+        if path.is_empty() {
+            continue;
+        }
+        if raw.starts_with('/') || path.split('/').any(|c| c == ".." || c == ".") {
+            return Err(bad(&raw, "path escapes the root"));
+        }
+        let h = entry.header().clone();
+        let (mut mode, mut uid, mut gid) = (h.mode().unwrap_or(0o644) & 0o7777, h.uid().unwrap_or(0) as u32, h.gid().unwrap_or(0) as u32);
+        let decl = declared.get(path.as_str());
+        if let Some(d) = decl {
+            mode = d.mode_bits().ok_or_else(|| bad(&path, "declared mode is not octal"))?;
+            uid = d.uid;
+            gid = d.gid;
+        }
+        if mode & 0o6000 != 0 && decl.is_none() {
+            return Err(bad(&path, "setuid/setgid file not declared by the package"));
+        }
+        let kind = match h.entry_type() {
+            tar::EntryType::Directory => Kind::Dir,
+            tar::EntryType::Symlink => Kind::Symlink(entry.link_name().ok().flatten().map(|l| l.to_string_lossy().into_owned()).ok_or_else(|| bad(&path, "symlink without target"))?),
+            tar::EntryType::Regular => {
+                let mut data = Vec::new();
+                entry.read_to_end(&mut data).map_err(|e| bad(&path, &e.to_string()))?;
+                Kind::File(data)
+            }
+            other => return Err(bad(&path, &format!("entry type {other:?} cannot go into an image (device-free layers)"))),
+        };
+        if matches!(kind, Kind::Dir) {
+            entries.entry(path.clone()).or_insert(LayerEntry { path, kind, mode, uid, gid });
+            continue;
+        }
+        if let Some(first) = owners.insert(path.clone(), meta.name.clone()) {
+            return Err(ImageError::Package(kimigayo_pkg::PkgError::Conflict { path, first, second: meta.name.clone() }));
+        }
+        entries.insert(path.clone(), LayerEntry { path, kind, mode, uid, gid });
+    }
+    Ok(())
+}

@@ -1,0 +1,50 @@
+//! The default image end to end, for real: built rootless in memory, loaded into podman
+//! from both archive formats, run, reproducible, and usable as a `FROM` base whose musl
+//! loader runs a dynamically linked program built by our toolchain.
+
+mod common;
+
+use common::*;
+
+#[test]
+fn default_image_runs_reproducibly_and_serves_as_a_base() {
+    let r = repo();
+    let out = tempfile::tempdir().unwrap();
+    let spec = spec(&["baselayout", "musl", "busybox"], "kimigayo-e2e");
+    let a = kimigayo_image::build(&spec, &r.path, &r.keys, r.epoch, &out.path().join("a")).unwrap_or_else(|e| panic!("{e}"));
+    let b = kimigayo_image::build(&spec, &r.path, &r.keys, r.epoch, &out.path().join("b")).unwrap();
+    assert_eq!(a.manifest_digest, b.manifest_digest, "two builds, one digest");
+    assert!(a.compressed_size < 5 * 1024 * 1024, "{} B", a.compressed_size);
+
+    let _img = load(&a.oci_archive, "kimigayo-e2e");
+    let echo = ok(podman(&["run", "--rm", "kimigayo-e2e:latest", "/bin/sh", "-c", "echo hello; cat /etc/kimigayo/build-info.json | grep -c '\"name\"'"]));
+    assert!(echo.starts_with("hello\n"), "{echo}");
+    // The default command is a shell.
+    let cmd = ok(podman(&["image", "inspect", "--format", "{{.Config.Cmd}}", "kimigayo-e2e:latest"]));
+    assert!(cmd.contains("/bin/sh"), "{cmd}");
+    // A non-root application user exists.
+    let id = ok(podman(&["run", "--rm", "--user", "65532", "kimigayo-e2e:latest", "id"]));
+    assert!(id.contains("uid=65532(nonroot)"), "{id}");
+    // ASLR is on in the container.
+    assert_eq!(ok(podman(&["run", "--rm", "kimigayo-e2e:latest", "cat", "/proc/sys/kernel/randomize_va_space"])).trim(), "2");
+
+    // docker-archive loads too.
+    ok(podman(&["load", "-i", a.docker_archive.to_str().unwrap()]));
+
+    // FROM kimigayo-e2e:latest + a dynamically linked musl program from a "builder stage".
+    let ctx = tempfile::tempdir().unwrap();
+    std::fs::write(ctx.path().join("hello.c"), "#include <stdio.h>\nint main(void){puts(\"dynamic musl works\");return 0;}\n").unwrap();
+    let cfg = kimigayo_build::default_config(&root()).unwrap();
+    let mut builder = kimigayo_build::Builder::new(cfg, &kimigayo_build::Quiet).unwrap();
+    builder.build(&["musl".into()]).unwrap();
+    let sysroot = builder.ensure_toolchain().unwrap();
+    let cc = kimigayo_build::toolchain::driver(&sysroot, "x86_64");
+    let f = kimigayo_hardening::flags(kimigayo_hardening::Level::Full);
+    let st = std::process::Command::new(cc).arg("-O2").args(f.all(kimigayo_hardening::Linkage::Dynamic)).arg(ctx.path().join("hello.c")).arg("-o").arg(ctx.path().join("hello")).status().unwrap();
+    assert!(st.success());
+    std::fs::write(ctx.path().join("Containerfile"), "FROM kimigayo-e2e:latest\nCOPY hello /app/hello\nCMD [\"/app/hello\"]\n").unwrap();
+    let _app = Loaded("localhost/kimigayo-e2e-app:latest".into());
+    ok(podman(&["build", "--pull=never", "-t", "kimigayo-e2e-app", ctx.path().to_str().unwrap()]));
+    let run = ok(podman(&["run", "--rm", "kimigayo-e2e-app"]));
+    assert_eq!(run, "dynamic musl works\n");
+}
