@@ -10,7 +10,7 @@ use std::time::SystemTime;
 
 use kimigayo_oci::{Kind, LayerEntry};
 use kimigayo_package::{PackageMeta, Repository};
-use kimigayo_resolve::{Candidate, Problem, Provide, Request};
+use kimigayo_resolve::{Problem, Request};
 use kimigayo_sign::Keyring;
 use kimigayo_version::Constraint;
 
@@ -37,18 +37,7 @@ pub fn compose(spec: &ImageSpec, repo: &Path, keys: &Keyring, epoch: u64, now: S
     if all.is_empty() {
         return Err(ImageError::Resolve(format!("{} holds no packages: run `make reproducible-build` first", repo.display())));
     }
-    let mut universe = Vec::new();
-    for (_, m) in &all {
-        let what = format!("package {}-{}", m.name, m.version);
-        universe.push(Candidate {
-            name: m.name.clone(),
-            version: m.version.parse().map_err(|e: String| ImageError::Resolve(format!("{what}: {e}")))?,
-            arch: m.architecture.clone(),
-            depends: parse(&m.dependencies, &what)?,
-            conflicts: parse(&m.conflicts, &what)?,
-            provides: m.provides.iter().map(|p| Provide::new(p.as_str())).collect(),
-        });
-    }
+    let universe = all.iter().map(|(_, m)| kimigayo_pkg::candidate(m)).collect::<Result<Vec<_>, _>>()?;
     let install: Vec<Constraint> = parse(&spec.image.packages, "image.packages")?;
     let solution = kimigayo_resolve::resolve(&Problem { universe: &universe, installed: &[], world: &[], arch, request: Request { install, ..Request::default() } })
         .map_err(|u| ImageError::Resolve(format!("image.packages cannot be installed: {}", u.explanation)))?;

@@ -48,7 +48,8 @@ impl Repository {
     }
 }
 
-fn write_atomic(path: &Path, write: impl FnOnce(&mut fs::File) -> io::Result<()>) -> io::Result<()> {
+/// Write a repository file via a temporary name in the same folder, synced, then renamed.
+pub fn write_atomic(path: &Path, write: impl FnOnce(&mut fs::File) -> io::Result<()>) -> io::Result<()> {
     let dir = path.parent().expect("repository paths have a parent");
     let tmp = dir.join(format!(".{}.partial", path.file_name().unwrap().to_string_lossy()));
     let result = (|| {

@@ -86,15 +86,9 @@ pub fn build_index(
     Ok(index)
 }
 
-pub(crate) fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), PkgError> {
-    let tmp = path.with_extension("partial");
-    fs::write(&tmp, bytes)
-        .and_then(|_| fs::File::open(&tmp)?.sync_all())
-        .and_then(|_| fs::rename(&tmp, path))
-        .map_err(|e| {
-            let _ = fs::remove_file(&tmp);
-            PkgError::Repo(format!("writing {}: {e}", path.display()))
-        })
+fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), PkgError> {
+    use std::io::Write;
+    kimigayo_package::repo::write_atomic(path, |f| f.write_all(bytes)).map_err(|e| PkgError::Repo(format!("writing {}: {e}", path.display())))
 }
 
 /// Verify and parse an index fetched from `origin`. `min_serial` is the highest serial

@@ -22,7 +22,7 @@ use kimigayo_sign::Keyring;
 
 pub use db::Database;
 pub use index::{build_index, load_index, Advisory, RepoIndex};
-pub use ops::{Change, Report};
+pub use ops::{candidate, Change, Report};
 pub use source::RepoSource;
 
 #[derive(Debug, thiserror::Error)]

@@ -56,6 +56,19 @@ fn provide(s: &str) -> Provide {
     }
 }
 
+/// A repository package as the resolver sees it (shared with the image assembler).
+pub fn candidate(m: &PackageMeta) -> Result<Candidate, PkgError> {
+    let what = format!("package {}-{}", m.name, m.version);
+    Ok(Candidate {
+        name: m.name.clone(),
+        version: parse_version(&m.version, &what)?,
+        arch: m.architecture.clone(),
+        depends: parse_constraints(&m.dependencies, &what)?,
+        conflicts: parse_constraints(&m.conflicts, &what)?,
+        provides: m.provides.iter().map(|p| provide(p)).collect(),
+    })
+}
+
 impl Root {
     fn load(&self, db: &mut Database) -> Result<Loaded, PkgError> {
         if self.repos.is_empty() {
@@ -85,21 +98,7 @@ impl Root {
     }
 
     fn universe(&self, l: &Loaded) -> Result<Vec<Candidate>, PkgError> {
-        let mut out = Vec::new();
-        for (_, idx) in &l.indexes {
-            for m in &idx.packages {
-                let what = format!("package {}-{}", m.name, m.version);
-                out.push(Candidate {
-                    name: m.name.clone(),
-                    version: parse_version(&m.version, &what)?,
-                    arch: m.architecture.clone(),
-                    depends: parse_constraints(&m.dependencies, &what)?,
-                    conflicts: parse_constraints(&m.conflicts, &what)?,
-                    provides: m.provides.iter().map(|p| provide(p)).collect(),
-                });
-            }
-        }
-        Ok(out)
+        l.indexes.iter().flat_map(|(_, idx)| &idx.packages).map(candidate).collect()
     }
 
     fn find_meta<'a>(&self, l: &'a Loaded, name: &str, version: &Version) -> Option<(&'a RepoSource, &'a PackageMeta)> {
