@@ -75,7 +75,8 @@ pub fn tree_hash(root: &Path, include: &[String]) -> std::io::Result<String> {
     Ok(hex::encode(h.finalize()))
 }
 
-/// Build products and editor droppings never count as source.
+/// Build products, test suites and editor droppings never count as source (a changed test
+/// must not rebuild the binaries it tests).
 fn is_ignored(name: &str) -> bool {
-    matches!(name, "target" | ".git" | "out" | ".kimigayo") || name.ends_with('~') || name.ends_with(".swp")
+    matches!(name, "target" | ".git" | "out" | ".kimigayo" | "tests") || name.ends_with('~') || name.ends_with(".swp")
 }

@@ -48,3 +48,28 @@ fn default_image_runs_reproducibly_and_serves_as_a_base() {
     let run = ok(podman(&["run", "--rm", "kimigayo-e2e-app"]));
     assert_eq!(run, "dynamic musl works\n");
 }
+
+#[test]
+fn kpkg_profile_image_carries_a_working_package_manager() {
+    let r = repo();
+    let text = std::fs::read_to_string(root().join("images/kpkg.yaml")).unwrap();
+    let mut spec = kimigayo_image::ImageSpec::parse("images/kpkg.yaml", &text).unwrap();
+    spec.image.name = "kimigayo-e2e-kpkg".into();
+    let out = tempfile::tempdir().unwrap();
+    let rep = kimigayo_image::build(&spec, &r.path, &r.keys, r.epoch, out.path()).unwrap_or_else(|e| panic!("{e}"));
+    assert!(rep.packages.iter().any(|p| p.name == "kpkg"));
+    let _img = load(&rep.oci_archive, "kimigayo-e2e-kpkg");
+    let v = ok(podman(&["run", "--rm", "kimigayo-e2e-kpkg:latest", "kpkg", "--version"]));
+    assert!(v.starts_with("kpkg "), "{v}");
+    // Without repositories or keys it refuses with the fix named, exit 1 — and never panics.
+    let o = podman(&["run", "--rm", "kimigayo-e2e-kpkg:latest", "kpkg", "add", "busybox"]);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&o.stderr).contains("no repositories"), "{}", String::from_utf8_lossy(&o.stderr));
+    // The default image has no package manager (distroless choice).
+    let base = kimigayo_image::build(&spec_base(), &r.path, &r.keys, r.epoch, &out.path().join("base")).unwrap();
+    assert!(!base.packages.iter().any(|p| p.name == "kpkg"));
+}
+
+fn spec_base() -> kimigayo_image::ImageSpec {
+    kimigayo_image::ImageSpec::load(&root().join("images/base.yaml")).unwrap()
+}
