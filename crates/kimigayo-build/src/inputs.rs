@@ -31,6 +31,8 @@ pub struct Inputs {
     pub host_tools: BTreeMap<String, String>,
     /// hash of the recipe folder's other files (config files, local patches)
     pub recipe_files: String,
+    /// the archive compressor's fingerprint (a dependency update may change compressed bytes)
+    pub packer: String,
 }
 
 impl Inputs {

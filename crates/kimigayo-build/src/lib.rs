@@ -358,6 +358,7 @@ impl<'p> Builder<'p> {
             build_dependencies: build_deps.clone(),
             host_tools: host_tools.clone(),
             recipe_files,
+            packer: kimigayo_package::archive::compressor_fingerprint(),
         };
         let key = inputs.key();
         let (builds, works, logs) = self.dirs();

@@ -37,6 +37,24 @@ pub struct ArchiveStats {
     pub installed_size: u64,
 }
 
+/// A fingerprint of the compressor: the SHA-256 of a fixed probe compressed exactly as
+/// archives are. It changes whenever a dependency update changes the compressed bytes, so
+/// build caches keyed on it never reuse archives a different compressor produced.
+pub fn compressor_fingerprint() -> String {
+    use std::io::Write as _;
+    let mut probe = Vec::with_capacity(1 << 16);
+    let mut x: u32 = 0x2545_f491;
+    for i in 0..(1u32 << 16) {
+        x ^= x << 13;
+        x ^= x >> 17;
+        x ^= x << 5;
+        probe.push(if i % 3 == 0 { (x & 0xff) as u8 } else { b"kimigayo musl busybox "[(i % 22) as usize] });
+    }
+    let mut gz = GzBuilder::new().mtime(0).write(Vec::new(), Compression::new(9));
+    gz.write_all(&probe).expect("in-memory write");
+    crate::sha256_hex(&gz.finish().expect("in-memory write"))
+}
+
 /// Every path under `root` (relative, `/`-separated), sorted bytewise.
 pub fn list_tree(root: &Path) -> Result<Vec<String>, ArchiveError> {
     let mut out = Vec::new();
@@ -148,5 +166,15 @@ mod tests {
     extern "C" {
         #[link_name = "mkfifo"]
         fn libc_mkfifo(path: *const std::ffi::c_char, mode: u32) -> i32;
+    }
+}
+
+#[cfg(test)]
+mod fingerprint_tests {
+    #[test]
+    fn compressor_fingerprint_is_stable() {
+        let a = super::compressor_fingerprint();
+        assert_eq!(a, super::compressor_fingerprint());
+        assert_eq!(a.len(), 64);
     }
 }
