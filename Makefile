@@ -41,7 +41,10 @@ verify-build-hash: cli
 	$(KIMIGAYO) verify
 
 audit: cli
-	$(KIMIGAYO) audit out/repo --level $(SECURITY_HARDENING)
+	@test -d out/repo || $(KIMIGAYO) build
+	rm -rf out/audit-root && mkdir -p out/audit-root
+	for f in out/repo/*/*.tar.gz; do tar -xzf "$$f" -C out/audit-root; done
+	$(KIMIGAYO) audit out/audit-root --level $(SECURITY_HARDENING)
 
 test: cli
 	$(KIMIGAYO) build
