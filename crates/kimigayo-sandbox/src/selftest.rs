@@ -1,0 +1,79 @@
+//! Harmless calls of the syscalls the default filter denies, for tests that prove the filter
+//! from inside a sandbox (`kimigayo-sandbox-selftest --try NAME`). Each call uses arguments
+//! that make it fail (or do nothing) even where it is allowed, so running it unconfined is safe;
+//! under the filter it fails with the filter's errno instead.
+
+/// (syscall, capability whose absence alone also yields EPERM for this call). A test that wants
+/// to see the *filter's* EPERM must pick a call whose capability was not dropped.
+pub const PROBES: &[(&str, Option<&str>)] = &[
+    ("ptrace", None),
+    ("process_vm_readv", None),
+    ("process_vm_writev", None),
+    ("kcmp", None),
+    ("personality", None),
+    ("keyctl", None),
+    ("add_key", None),
+    ("request_key", None),
+    ("clock_settime", None),
+    ("setns", None),
+    ("fsconfig", None),
+    ("open_tree", None),
+    ("perf_event_open", None),
+    ("name_to_handle_at", None),
+    ("reboot", Some("CAP_SYS_BOOT")),
+    ("kexec_load", Some("CAP_SYS_BOOT")),
+    ("mount", Some("CAP_SYS_ADMIN")),
+    ("umount2", Some("CAP_SYS_ADMIN")),
+    ("pivot_root", Some("CAP_SYS_ADMIN")),
+    ("swapon", Some("CAP_SYS_ADMIN")),
+    ("swapoff", Some("CAP_SYS_ADMIN")),
+    ("unshare", Some("CAP_SYS_ADMIN")),
+    ("init_module", Some("CAP_SYS_MODULE")),
+    ("finit_module", Some("CAP_SYS_MODULE")),
+    ("delete_module", Some("CAP_SYS_MODULE")),
+    ("acct", Some("CAP_SYS_PACCT")),
+    ("bpf", Some("CAP_SYS_ADMIN")),
+];
+
+/// Calls `name` harmlessly; returns 0 on success, else errno. None if `name` is not a probe.
+pub fn try_syscall(name: &str) -> Option<i32> {
+    use libc::*;
+    let nowhere = c"/nonexistent/kimigayo-selftest".as_ptr();
+    let nopid: pid_t = 0x3fff_fff0; // above pid_max: ESRCH
+    // SAFETY: every call gets arguments the kernel rejects or that change nothing.
+    let rc: c_long = unsafe {
+        match name {
+            "ptrace" => syscall(SYS_ptrace, PTRACE_ATTACH, nopid, 0, 0),
+            "process_vm_readv" => syscall(SYS_process_vm_readv, nopid, 0, 0, 0, 0, 0),
+            "process_vm_writev" => syscall(SYS_process_vm_writev, nopid, 0, 0, 0, 0, 0),
+            "kcmp" => syscall(SYS_kcmp, nopid, nopid, 0, 0, 0),
+            // ADDR_NO_RANDOMIZE: allowed, it only affects our next exec, which never comes.
+            "personality" => syscall(SYS_personality, 0x0040000 as c_ulong),
+            "keyctl" => syscall(SYS_keyctl, -1i64, 0, 0, 0, 0),
+            "add_key" => syscall(SYS_add_key, 0, 0, 0, 0, 0),
+            "request_key" => syscall(SYS_request_key, 0, 0, 0, 0),
+            "clock_settime" => syscall(SYS_clock_settime, -1i64, 0),
+            "setns" => syscall(SYS_setns, -1i64, 0),
+            "fsconfig" => syscall(SYS_fsconfig, -1i64, 0, 0, 0, 0),
+            "open_tree" => syscall(SYS_open_tree, -1i64, 0, 0),
+            "perf_event_open" => syscall(SYS_perf_event_open, 0, 0, -1i64, -1i64, 0),
+            "name_to_handle_at" => syscall(SYS_name_to_handle_at, -1i64, 0, 0, 0, 0),
+            "reboot" => syscall(SYS_reboot, 0, 0, 0, 0),
+            "kexec_load" => syscall(SYS_kexec_load, 0, 0, 0, 0xffff_ffffu64),
+            "mount" => syscall(SYS_mount, nowhere, nowhere, c"tmpfs".as_ptr(), 0, 0),
+            "umount2" => syscall(SYS_umount2, nowhere, 0),
+            "pivot_root" => syscall(SYS_pivot_root, nowhere, nowhere),
+            "swapon" => syscall(SYS_swapon, nowhere, 0),
+            "swapoff" => syscall(SYS_swapoff, nowhere),
+            // A new UTS namespace for ourselves only: harmless in a throw-away child.
+            "unshare" => syscall(SYS_unshare, CLONE_NEWUTS),
+            "init_module" => syscall(SYS_init_module, 0, 0, c"".as_ptr()),
+            "finit_module" => syscall(SYS_finit_module, -1i64, c"".as_ptr(), 0),
+            "delete_module" => syscall(SYS_delete_module, c"kimigayo_no_such_module".as_ptr(), O_NONBLOCK),
+            "acct" => syscall(SYS_acct, nowhere),
+            "bpf" => syscall(SYS_bpf, -1i64, 0, 0),
+            _ => return None,
+        }
+    };
+    Some(if rc < 0 { crate::error::errno() } else { 0 })
+}

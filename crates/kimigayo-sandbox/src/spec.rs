@@ -1,0 +1,414 @@
+//! What sandbox a service asked for: the `sandbox_*` conf.d keys parsed into a [`SandboxSpec`].
+
+use std::path::PathBuf;
+use std::str::FromStr;
+
+use serde_json::json;
+
+use crate::SandboxError;
+
+/// The sandbox one service runs in.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SandboxSpec {
+    pub namespaces: Namespaces,
+    pub no_new_privs: bool,
+    pub seccomp: SeccompChoice,
+    pub cap_drop: CapDrop,
+    /// Host name inside the UTS namespace (ignored without `uts`).
+    pub hostname: Option<String>,
+}
+
+/// Which namespaces the service gets of its own.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Namespaces {
+    pub mount: bool,
+    pub pid: bool,
+    pub ipc: bool,
+    pub uts: bool,
+    pub net: bool,
+}
+
+/// Which seccomp filter is loaded.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SeccompChoice {
+    /// The built-in deny list, see [`crate::default_denied_syscalls`].
+    Default,
+    /// No seccomp filter at all.
+    Unconfined,
+    /// An OCI/Docker seccomp JSON profile.
+    Profile(PathBuf),
+}
+
+/// Which capabilities are dropped (from the bounding, effective, permitted, inheritable and
+/// ambient sets).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum CapDrop {
+    None,
+    All,
+    /// Canonical names (`CAP_NET_RAW`), validated by [`SandboxSpec::from_vars`].
+    List(Vec<String>),
+}
+
+pub const KEY_NAMESPACES: &str = "sandbox_namespaces";
+pub const KEY_SECCOMP: &str = "sandbox_seccomp";
+pub const KEY_CAP_DROP: &str = "sandbox_cap_drop";
+pub const KEY_NO_NEW_PRIVS: &str = "sandbox_no_new_privs";
+pub const KEY_HOSTNAME: &str = "sandbox_hostname";
+/// Every key [`SandboxSpec::from_vars`] reads.
+pub const KEYS: [&str; 5] = [KEY_NAMESPACES, KEY_SECCOMP, KEY_CAP_DROP, KEY_NO_NEW_PRIVS, KEY_HOSTNAME];
+
+const ACCEPT_NS: &str = "a space-separated subset of \"mount pid ipc uts net\" (pid needs mount), or \"none\"";
+const ACCEPT_SECCOMP: &str = "\"default\", \"unconfined\", or an absolute path to an OCI/Docker seccomp JSON profile";
+const ACCEPT_CAPS: &str = "\"ALL\", \"none\", or capability names such as \"CAP_SYS_ADMIN CAP_NET_RAW\" (see capabilities(7))";
+const ACCEPT_BOOL: &str = "yes, no (also true/false, on/off, 1/0)";
+const ACCEPT_HOST: &str = "1 to 64 characters of letters, digits, '.', '-' and '_', not starting with '-'";
+
+impl Namespaces {
+    /// The default: mount, pid, ipc and uts; no private network.
+    pub const DEFAULT: Namespaces = Namespaces { mount: true, pid: true, ipc: true, uts: true, net: false };
+    pub const NONE: Namespaces = Namespaces { mount: false, pid: false, ipc: false, uts: false, net: false };
+
+    /// `CLONE_NEW*` flags for unshare(2).
+    pub fn clone_flags(&self) -> libc::c_int {
+        let mut f = 0;
+        if self.mount {
+            f |= libc::CLONE_NEWNS;
+        }
+        if self.pid {
+            f |= libc::CLONE_NEWPID;
+        }
+        if self.ipc {
+            f |= libc::CLONE_NEWIPC;
+        }
+        if self.uts {
+            f |= libc::CLONE_NEWUTS;
+        }
+        if self.net {
+            f |= libc::CLONE_NEWNET;
+        }
+        f
+    }
+
+    /// Names as written in `sandbox_namespaces`, in a fixed order.
+    pub fn names(&self) -> Vec<&'static str> {
+        let all = [("mount", self.mount), ("pid", self.pid), ("ipc", self.ipc), ("uts", self.uts), ("net", self.net)];
+        all.iter().filter(|(_, on)| *on).map(|(n, _)| *n).collect()
+    }
+
+    /// (setting name, /proc/PID/ns entry) pairs for the namespaces requested.
+    pub fn proc_entries(&self) -> Vec<(&'static str, &'static str)> {
+        let all = [
+            ("ipc", "ipc", self.ipc),
+            ("uts", "uts", self.uts),
+            ("net", "net", self.net),
+            ("pid", "pid", self.pid),
+            ("mount", "mnt", self.mount),
+        ];
+        all.iter().filter(|(_, _, on)| *on).map(|(n, p, _)| (*n, *p)).collect()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.clone_flags() == 0
+    }
+}
+
+impl SandboxSpec {
+    /// The sandbox a service gets when its conf.d says nothing: mount, pid, ipc and uts namespaces,
+    /// no_new_privs, the default seccomp filter, no capability dropped, host name = service name.
+    pub fn default_for(service: &str) -> Self {
+        SandboxSpec {
+            namespaces: Namespaces::DEFAULT,
+            no_new_privs: true,
+            seccomp: SeccompChoice::Default,
+            cap_drop: CapDrop::None,
+            hostname: Some(default_hostname(service)),
+        }
+    }
+
+    /// A spec with nothing applied (the `unconfined` escape hatch for every key).
+    pub fn unconfined() -> Self {
+        SandboxSpec {
+            namespaces: Namespaces::NONE,
+            no_new_privs: false,
+            seccomp: SeccompChoice::Unconfined,
+            cap_drop: CapDrop::None,
+            hostname: None,
+        }
+    }
+
+    /// Reads the `sandbox_*` variables through `get` (conf.d then rc.conf, as the caller merges
+    /// them). Unset or empty variables keep the defaults of [`SandboxSpec::default_for`].
+    pub fn from_vars(service: &str, get: &dyn Fn(&str) -> Option<String>) -> Result<Self, SandboxError> {
+        let mut spec = SandboxSpec::default_for(service);
+        let val = |key: &str| get(key).map(|v| v.trim().to_string()).filter(|v| !v.is_empty());
+        let bad = |key: &'static str, value: &str, reason: String, accepted: &'static str| SandboxError::BadSetting {
+            service: service.to_string(),
+            key,
+            value: value.to_string(),
+            reason,
+            accepted,
+        };
+
+        if let Some(v) = val(KEY_NAMESPACES) {
+            spec.namespaces = parse_namespaces(&v).map_err(|r| bad(KEY_NAMESPACES, &v, r, ACCEPT_NS))?;
+        }
+        if let Some(v) = val(KEY_SECCOMP) {
+            spec.seccomp = match v.as_str() {
+                "default" => SeccompChoice::Default,
+                "unconfined" => SeccompChoice::Unconfined,
+                p if p.starts_with('/') => SeccompChoice::Profile(PathBuf::from(p)),
+                _ => {
+                    return Err(bad(KEY_SECCOMP, &v, "not a known filter name nor an absolute path".into(), ACCEPT_SECCOMP))
+                }
+            };
+        }
+        if let Some(v) = val(KEY_CAP_DROP) {
+            spec.cap_drop = parse_caps(&v).map_err(|r| bad(KEY_CAP_DROP, &v, r, ACCEPT_CAPS))?;
+        }
+        if let Some(v) = val(KEY_NO_NEW_PRIVS) {
+            spec.no_new_privs =
+                parse_bool(&v).ok_or_else(|| bad(KEY_NO_NEW_PRIVS, &v, "not a yes/no value".into(), ACCEPT_BOOL))?;
+        }
+        if let Some(v) = val(KEY_HOSTNAME) {
+            check_hostname(&v).map_err(|r| bad(KEY_HOSTNAME, &v, r, ACCEPT_HOST))?;
+            spec.hostname = Some(v);
+        }
+        Ok(spec)
+    }
+
+    /// The `sandbox_*` variables that [`SandboxSpec::from_vars`] turns back into this spec
+    /// (used to hand the spec to a holder process through its environment).
+    pub fn to_vars(&self) -> Vec<(&'static str, String)> {
+        let ns = if self.namespaces.is_empty() { "none".to_string() } else { self.namespaces.names().join(" ") };
+        let mut v = vec![
+            (KEY_NAMESPACES, ns),
+            (KEY_SECCOMP, self.seccomp_word()),
+            (KEY_CAP_DROP, self.cap_drop_word()),
+            (KEY_NO_NEW_PRIVS, if self.no_new_privs { "yes" } else { "no" }.to_string()),
+        ];
+        if let Some(h) = &self.hostname {
+            v.push((KEY_HOSTNAME, h.clone()));
+        }
+        v
+    }
+
+    /// One line for `rc-service X status`, e.g.
+    /// `namespaces=mount,pid,ipc,uts no_new_privs=yes seccomp=default cap_drop=none hostname=nginx`.
+    pub fn describe(&self) -> String {
+        let ns = if self.namespaces.is_empty() { "none".to_string() } else { self.namespaces.names().join(",") };
+        let mut s = format!(
+            "namespaces={ns} no_new_privs={} seccomp={} cap_drop={}",
+            if self.no_new_privs { "yes" } else { "no" },
+            self.seccomp_word(),
+            self.cap_drop_word().replace(' ', ","),
+        );
+        if let (Some(h), true) = (&self.hostname, self.namespaces.uts) {
+            s.push_str(&format!(" hostname={h}"));
+        }
+        s
+    }
+
+    pub fn to_json(&self) -> serde_json::Value {
+        json!({
+            "namespaces": self.namespaces.names(),
+            "no_new_privs": self.no_new_privs,
+            "seccomp": match &self.seccomp {
+                SeccompChoice::Default => json!("default"),
+                SeccompChoice::Unconfined => json!("unconfined"),
+                SeccompChoice::Profile(p) => json!({ "profile": p }),
+            },
+            "cap_drop": match &self.cap_drop {
+                CapDrop::None => json!([]),
+                CapDrop::All => json!("ALL"),
+                CapDrop::List(l) => json!(l),
+            },
+            "hostname": if self.namespaces.uts { json!(self.hostname) } else { json!(null) },
+        })
+    }
+
+    fn seccomp_word(&self) -> String {
+        match &self.seccomp {
+            SeccompChoice::Default => "default".into(),
+            SeccompChoice::Unconfined => "unconfined".into(),
+            SeccompChoice::Profile(p) => p.display().to_string(),
+        }
+    }
+
+    fn cap_drop_word(&self) -> String {
+        match &self.cap_drop {
+            CapDrop::None => "none".into(),
+            CapDrop::All => "ALL".into(),
+            CapDrop::List(l) => l.join(" "),
+        }
+    }
+}
+
+/// Service names may be longer than a host name may be: keep the first 64 bytes.
+fn default_hostname(service: &str) -> String {
+    let mut end = service.len().min(64);
+    while !service.is_char_boundary(end) {
+        end -= 1;
+    }
+    service[..end].to_string()
+}
+
+fn words(v: &str) -> impl Iterator<Item = &str> {
+    v.split(|c: char| c.is_whitespace() || c == ',').filter(|w| !w.is_empty())
+}
+
+fn parse_namespaces(v: &str) -> Result<Namespaces, String> {
+    let mut ns = Namespaces::NONE;
+    let ws: Vec<&str> = words(v).collect();
+    if ws == ["none"] {
+        return Ok(ns);
+    }
+    for w in ws {
+        match w {
+            "mount" | "mnt" => ns.mount = true,
+            "pid" => ns.pid = true,
+            "ipc" => ns.ipc = true,
+            "uts" => ns.uts = true,
+            "net" | "network" => ns.net = true,
+            "none" => return Err("\"none\" cannot be combined with other namespaces".into()),
+            other => return Err(format!("unknown namespace \"{other}\"")),
+        }
+    }
+    if ns.pid && !ns.mount {
+        return Err("pid without mount: a PID namespace needs its own mount namespace for a fresh /proc \
+                    (otherwise pidfiles and /proc would show host pids); add \"mount\""
+            .into());
+    }
+    Ok(ns)
+}
+
+fn parse_caps(v: &str) -> Result<CapDrop, String> {
+    let ws: Vec<&str> = words(v).collect();
+    match ws.as_slice() {
+        [one] if one.eq_ignore_ascii_case("all") => return Ok(CapDrop::All),
+        [one] if one.eq_ignore_ascii_case("none") => return Ok(CapDrop::None),
+        _ => {}
+    }
+    let mut out = Vec::new();
+    for w in ws {
+        if w.eq_ignore_ascii_case("all") || w.eq_ignore_ascii_case("none") {
+            return Err(format!("\"{w}\" must stand alone"));
+        }
+        let canon = caps::to_canonical(w);
+        if caps::Capability::from_str(&canon).is_err() {
+            return Err(format!("unknown capability \"{w}\""));
+        }
+        if !out.contains(&canon) {
+            out.push(canon);
+        }
+    }
+    Ok(CapDrop::List(out))
+}
+
+fn parse_bool(v: &str) -> Option<bool> {
+    match v.to_ascii_lowercase().as_str() {
+        "yes" | "true" | "on" | "1" => Some(true),
+        "no" | "false" | "off" | "0" => Some(false),
+        _ => None,
+    }
+}
+
+fn check_hostname(v: &str) -> Result<(), String> {
+    if v.len() > 64 {
+        return Err(format!("{} characters, more than 64", v.len()));
+    }
+    if v.starts_with('-') {
+        return Err("starts with '-'".into());
+    }
+    if let Some(c) = v.chars().find(|c| !(c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | '_'))) {
+        return Err(format!("contains {c:?}"));
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::HashMap;
+
+    fn parse(pairs: &[(&str, &str)]) -> Result<SandboxSpec, SandboxError> {
+        let m: HashMap<String, String> = pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+        SandboxSpec::from_vars("nginx", &move |k| m.get(k).cloned())
+    }
+
+    #[test]
+    fn defaults_when_nothing_is_set() {
+        let s = parse(&[]).unwrap();
+        assert_eq!(s, SandboxSpec::default_for("nginx"));
+        assert_eq!(s.namespaces, Namespaces::DEFAULT);
+        assert!(s.no_new_privs);
+        assert_eq!(s.seccomp, SeccompChoice::Default);
+        assert_eq!(s.cap_drop, CapDrop::None);
+        assert_eq!(s.hostname.as_deref(), Some("nginx"));
+        assert_eq!(
+            s.describe(),
+            "namespaces=mount,pid,ipc,uts no_new_privs=yes seccomp=default cap_drop=none hostname=nginx"
+        );
+    }
+
+    #[test]
+    fn every_key_parses() {
+        let s = parse(&[
+            ("sandbox_namespaces", "mount pid net"),
+            ("sandbox_seccomp", "/etc/kimigayo/seccomp/web.json"),
+            ("sandbox_cap_drop", "net_raw, CAP_SYS_ADMIN cap_net_raw"),
+            ("sandbox_no_new_privs", "NO"),
+            ("sandbox_hostname", "web-1"),
+        ])
+        .unwrap();
+        assert_eq!(s.namespaces, Namespaces { mount: true, pid: true, ipc: false, uts: false, net: true });
+        assert_eq!(s.seccomp, SeccompChoice::Profile("/etc/kimigayo/seccomp/web.json".into()));
+        assert_eq!(s.cap_drop, CapDrop::List(vec!["CAP_NET_RAW".into(), "CAP_SYS_ADMIN".into()]));
+        assert!(!s.no_new_privs);
+        assert_eq!(s.hostname.as_deref(), Some("web-1"));
+        assert_eq!(parse(&[("sandbox_namespaces", "none")]).unwrap().namespaces, Namespaces::NONE);
+        assert_eq!(parse(&[("sandbox_cap_drop", "all")]).unwrap().cap_drop, CapDrop::All);
+        assert_eq!(parse(&[("sandbox_seccomp", "unconfined")]).unwrap().seccomp, SeccompChoice::Unconfined);
+    }
+
+    #[test]
+    fn to_vars_round_trips() {
+        for s in [
+            SandboxSpec::default_for("sshd"),
+            parse(&[("sandbox_namespaces", "none"), ("sandbox_cap_drop", "ALL"), ("sandbox_no_new_privs", "no")]).unwrap(),
+            parse(&[("sandbox_namespaces", "ipc uts net"), ("sandbox_cap_drop", "CAP_KILL"), ("sandbox_seccomp", "/p.json")])
+                .unwrap(),
+        ] {
+            let vars: HashMap<String, String> = s.to_vars().into_iter().map(|(k, v)| (k.to_string(), v)).collect();
+            assert_eq!(SandboxSpec::from_vars("nginx", &|k| vars.get(k).cloned()).unwrap(), s);
+        }
+    }
+
+    #[test]
+    fn bad_values_name_service_key_value_and_accepted() {
+        let cases = [
+            ("sandbox_namespaces", "mount pid cgroup", "unknown namespace \"cgroup\""),
+            ("sandbox_namespaces", "pid ipc", "pid without mount"),
+            ("sandbox_namespaces", "none pid", "cannot be combined"),
+            ("sandbox_seccomp", "strict", "absolute path"),
+            ("sandbox_seccomp", "profiles/web.json", "absolute path"),
+            ("sandbox_cap_drop", "CAP_FLY", "unknown capability \"CAP_FLY\""),
+            ("sandbox_cap_drop", "ALL CAP_KILL", "must stand alone"),
+            ("sandbox_no_new_privs", "maybe", "yes/no"),
+            ("sandbox_hostname", "bad host", "contains ' '"),
+            ("sandbox_hostname", "-x", "starts with '-'"),
+        ];
+        for (key, value, reason) in cases {
+            let err = parse(&[(key, value)]).unwrap_err().to_string();
+            assert!(err.contains("service nginx"), "{err}");
+            assert!(err.contains(&format!("{key}=\"{value}\"")), "{err}");
+            assert!(err.contains(reason), "{err}");
+            assert!(err.contains("accepted values:"), "{err}");
+        }
+    }
+
+    #[test]
+    fn long_service_names_give_a_legal_hostname() {
+        let name = "x".repeat(100);
+        assert_eq!(SandboxSpec::default_for(&name).hostname.unwrap().len(), 64);
+    }
+}

@@ -1,0 +1,89 @@
+//! Syscall name → number tables for the architectures we build for. The tables are data in
+//! `syscalls/*.txt` (generated from the kernel's uapi headers); seccompiler keeps its own tables
+//! private, and OCI profiles name syscalls, so we need one.
+
+use seccompiler::TargetArch;
+
+const X86_64: &str = include_str!("../syscalls/x86_64.txt");
+const AARCH64: &str = include_str!("../syscalls/aarch64.txt");
+
+/// The architecture this binary runs on.
+pub fn native_arch() -> TargetArch {
+    #[cfg(target_arch = "x86_64")]
+    return TargetArch::x86_64;
+    #[cfg(target_arch = "aarch64")]
+    return TargetArch::aarch64;
+    #[cfg(target_arch = "riscv64")]
+    return TargetArch::riscv64;
+}
+
+/// The name libseccomp/OCI profiles use for an architecture.
+pub fn scmp_arch_name(arch: TargetArch) -> &'static str {
+    match arch {
+        TargetArch::x86_64 => "SCMP_ARCH_X86_64",
+        TargetArch::aarch64 => "SCMP_ARCH_AARCH64",
+        TargetArch::riscv64 => "SCMP_ARCH_RISCV64",
+    }
+}
+
+/// The Go/Docker name (`includes.arches`) of an architecture.
+pub fn go_arch_name(arch: TargetArch) -> &'static str {
+    match arch {
+        TargetArch::x86_64 => "amd64",
+        TargetArch::aarch64 => "arm64",
+        TargetArch::riscv64 => "riscv64",
+    }
+}
+
+fn table(arch: TargetArch) -> &'static str {
+    match arch {
+        TargetArch::x86_64 => X86_64,
+        // riscv64 uses the same generic table as aarch64 for everything we name.
+        TargetArch::aarch64 | TargetArch::riscv64 => AARCH64,
+    }
+}
+
+/// Number of syscall `name` on `arch`, or None when the architecture has no such call.
+pub fn syscall_nr(arch: TargetArch, name: &str) -> Option<i64> {
+    table(arch).lines().filter(|l| !l.starts_with('#')).find_map(|l| {
+        let (n, nr) = l.split_once(' ')?;
+        (n == name).then(|| nr.trim().parse().ok()).flatten()
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn tables_agree_with_libc_on_this_arch() {
+        let arch = native_arch();
+        let known = [
+            ("read", libc::SYS_read),
+            ("write", libc::SYS_write),
+            ("mount", libc::SYS_mount),
+            ("reboot", libc::SYS_reboot),
+            ("kexec_load", libc::SYS_kexec_load),
+            ("bpf", libc::SYS_bpf),
+            ("setns", libc::SYS_setns),
+            ("unshare", libc::SYS_unshare),
+            ("ptrace", libc::SYS_ptrace),
+            ("clone3", libc::SYS_clone3),
+            ("open_tree", libc::SYS_open_tree),
+            ("personality", libc::SYS_personality),
+            ("process_vm_readv", libc::SYS_process_vm_readv),
+        ];
+        for (name, nr) in known {
+            assert_eq!(syscall_nr(arch, name), Some(nr as i64), "{name}");
+        }
+        assert_eq!(syscall_nr(arch, "no_such_call"), None);
+    }
+
+    #[test]
+    fn aarch64_lacks_legacy_calls() {
+        assert_eq!(syscall_nr(TargetArch::aarch64, "iopl"), None);
+        assert_eq!(syscall_nr(TargetArch::aarch64, "open"), None);
+        assert_eq!(syscall_nr(TargetArch::aarch64, "reboot"), Some(142));
+        assert_eq!(syscall_nr(TargetArch::x86_64, "iopl"), Some(172));
+    }
+}
