@@ -1,0 +1,3 @@
+fn main() {
+    std::process::exit(kimigayo_init::main(std::env::args_os().collect()));
+}

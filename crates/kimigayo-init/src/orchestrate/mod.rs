@@ -1,0 +1,139 @@
+//! Boot and shutdown orchestration: a plan's waves run in order, the services of one wave in
+//! parallel. Each action runs in its own child process (`kimigayo-init --run-action NAME
+//! ACTION`) rather than a thread: a crashing or hanging action can then neither take PID 1
+//! down (panic=abort) nor outlive its timeout (its process group is killed), and the pump
+//! stays the only caller of waitpid(-1).
+
+pub mod blocked;
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::os::unix::process::CommandExt;
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use crate::ctx::Ctx;
+use crate::pid1::pump::Pump;
+pub use blocked::Needs;
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Outcome {
+    Ok,
+    Failed(i32),
+    TimedOut,
+    Blocked(String),
+    CouldNotSpawn(String),
+    /// Not attempted because a shutdown was requested during boot.
+    Skipped,
+}
+
+impl Outcome {
+    pub fn ok(&self) -> bool {
+        *self == Outcome::Ok
+    }
+}
+
+pub struct WaveOptions<'a> {
+    pub action: &'a str,
+    pub timeout: Option<Duration>,
+    pub needs: &'a Needs,
+    /// Stop launching new waves once a shutdown was requested (boot); shutdown itself sets
+    /// this to false.
+    pub abort_on_shutdown: bool,
+}
+
+fn spawn_action(ctx: &Ctx, svc: &str, action: &str) -> Result<i32, String> {
+    let out = ctx.action_out(svc, action);
+    if let Some(dir) = out.parent() {
+        std::fs::create_dir_all(dir).map_err(|e| format!("{}: {e}", dir.display()))?;
+    }
+    let file = std::fs::File::create(&out).map_err(|e| format!("{}: {e}", out.display()))?;
+    let err = file.try_clone().map_err(|e| e.to_string())?;
+    let child = Command::new(&ctx.self_exe)
+        .arg0("kimigayo-init")
+        .args(["--run-action", svc, action])
+        .env("KIMIGAYO_ROOT", &ctx.root)
+        .stdin(Stdio::null())
+        .stdout(file)
+        .stderr(err)
+        .process_group(0)
+        .spawn()
+        .map_err(|e| format!("{}: {e}", ctx.self_exe.display()))?;
+    Ok(child.id() as i32)
+}
+
+/// Runs the waves; returns every service's outcome in the order they finished.
+pub fn run_waves(
+    ctx: &Ctx,
+    pump: &mut Pump,
+    waves: &[Vec<String>],
+    opts: &WaveOptions,
+) -> Vec<(String, Outcome)> {
+    let mut results = Vec::new();
+    let mut started = BTreeSet::new();
+    let mut failed = BTreeSet::new();
+    for wave in waves {
+        if opts.abort_on_shutdown && pump.shutdown.is_some() {
+            results.extend(wave.iter().map(|s| (s.clone(), Outcome::Skipped)));
+            continue;
+        }
+        let mut running: BTreeMap<i32, (String, Instant)> = BTreeMap::new();
+        for svc in wave {
+            if let Some(by) = blocked::blocked_by(svc, opts.needs, &started, &failed) {
+                pump.log.error(&format!("{svc}: not started: dependency {by} failed"));
+                failed.insert(svc.clone());
+                results.push((svc.clone(), Outcome::Blocked(by)));
+                continue;
+            }
+            pump.log.file_only(&format!("{} {svc}", opts.action));
+            match spawn_action(ctx, svc, opts.action) {
+                Ok(pid) => {
+                    running.insert(pid, (svc.clone(), Instant::now()));
+                }
+                Err(e) => {
+                    pump.log.error(&format!("{svc}: cannot run `{}': {e}", opts.action));
+                    failed.insert(svc.clone());
+                    results.push((svc.clone(), Outcome::CouldNotSpawn(e)));
+                }
+            }
+        }
+        while !running.is_empty() {
+            pump.step(Duration::from_millis(50));
+            let pids: Vec<i32> = running.keys().copied().collect();
+            for pid in pids {
+                let outcome = if let Some(code) = pump.take_exit(pid) {
+                    Some(if code == 0 { Outcome::Ok } else { Outcome::Failed(code) })
+                } else if opts.timeout.is_some_and(|t| running[&pid].1.elapsed() >= t) {
+                    // SAFETY: kill the action's whole process group (it was made its leader).
+                    unsafe { libc::kill(-pid, libc::SIGKILL) };
+                    Some(Outcome::TimedOut)
+                } else {
+                    None
+                };
+                let Some(outcome) = outcome else { continue };
+                let Some((svc, _)) = running.remove(&pid) else { continue };
+                if let Ok(text) = std::fs::read_to_string(ctx.action_out(&svc, opts.action)) {
+                    pump.log.relay(&text);
+                }
+                let _ = std::fs::remove_file(ctx.action_out(&svc, opts.action));
+                match &outcome {
+                    Outcome::Ok => {
+                        pump.log.file_only(&format!("{} {svc}: ok", opts.action));
+                        started.insert(svc.clone());
+                    }
+                    Outcome::Failed(code) => {
+                        pump.log.error(&format!("{svc}: `{}' failed (exit status {code})", opts.action));
+                        failed.insert(svc.clone());
+                    }
+                    Outcome::TimedOut => {
+                        let t = opts.timeout.unwrap_or_default();
+                        pump.log.error(&format!("{svc}: `{}' timed out after {:.1}s; killed", opts.action, t.as_secs_f64()));
+                        failed.insert(svc.clone());
+                    }
+                    _ => {}
+                }
+                results.push((svc, outcome));
+            }
+        }
+    }
+    results
+}
