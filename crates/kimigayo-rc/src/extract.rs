@@ -151,6 +151,8 @@ fn run_batch(root: &RcRoot, services: &[String], batch: &[usize], opts: &LoadOpt
     let nonce = format!("KRC{:x}{:x}", std::process::id(), nanos());
     let mut script = tempfile::Builder::new().prefix("kimigayo-rc-deps").tempfile().map_err(|e| RcError::io(std::env::temp_dir(), e))?;
     script.write_all(batch_script(root, services, batch, &nonce).as_bytes()).map_err(|e| RcError::io(script.path(), e))?;
+    // An empty working directory: `after *` must reach depend() as a literal `*`.
+    let cwd = tempfile::tempdir().map_err(|e| RcError::io(std::env::temp_dir(), e))?;
     let out = tempfile::tempfile().map_err(|e| RcError::io(std::env::temp_dir(), e))?;
     let err = tempfile::tempfile().map_err(|e| RcError::io(std::env::temp_dir(), e))?;
     let mut cmd = Command::new(&opts.shell);
@@ -163,7 +165,7 @@ fn run_batch(root: &RcRoot, services: &[String], batch: &[usize], opts: &LoadOpt
         .stdin(Stdio::null())
         .stdout(out.try_clone().map_err(|e| RcError::io("stdout", e))?)
         .stderr(err.try_clone().map_err(|e| RcError::io("stderr", e))?)
-        .current_dir("/")
+        .current_dir(cwd.path())
         .process_group(0);
     let mut child = cmd.spawn().map_err(|source| RcError::Shell { shell: opts.shell.clone(), source })?;
 
