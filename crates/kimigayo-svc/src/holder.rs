@@ -1,0 +1,653 @@
+//! The service holder: the sandboxed process that owns one service's namespaces.
+//!
+//! `start` mode (one holder per running service):
+//!   P (spawned by `run_action`) — setsid, unshare the namespaces, fork H, record H's host pid, exit.
+//!   H — pid 1 of the new pid namespace: fresh /proc, hostname; runs the start action in a
+//!   confined child shell; reports the action's exit status to the caller on fd 3; then reaps
+//!   everything in the namespace while anything lives. When the namespace empties the service is
+//!   stopped (a stop was asked for) or it failed: the failure is logged and, per the retry policy,
+//!   the start action runs again in the same namespaces.
+//! `join` mode — stop/status/extra commands: setns into H's namespaces, fork, confine, run the
+//!   action; after a successful stop, SIGTERM then SIGKILL whatever is left, wait for H to end.
+//! `once` mode — an extra command of a service that is not running: a throw-away sandbox.
+
+use std::ffi::OsString;
+use std::os::fd::RawFd;
+use std::path::PathBuf;
+use std::time::{Duration, Instant};
+
+use crate::conf::ScriptConf;
+use crate::env::SvcEnv;
+use crate::failure::{self, ExitKind, FailureEntry};
+use crate::pump::{self, OutputLog, Pump};
+use crate::retry::RetryPolicy;
+use crate::runtime::ShellInvocation;
+use crate::sandbox::{self as sb, SandboxSpec};
+use crate::state::{self, State, StateDir, TAIL_LINES};
+
+/// Where the holder reports the start action's status (`exit N\n`).
+pub const REPORT_FD: RawFd = 3;
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HolderArgs {
+    pub mode: String,
+    pub service: String,
+    pub action: String,
+    pub root: PathBuf,
+    pub state_dir: PathBuf,
+    pub shell: PathBuf,
+    pub log_file: PathBuf,
+    pub self_exe: PathBuf,
+    pub stop_timeout_ms: u64,
+    pub args: Vec<String>,
+}
+
+impl HolderArgs {
+    pub fn new(env: &SvcEnv, mode: &str, service: &str, action: &str, args: &[String]) -> Self {
+        HolderArgs {
+            mode: mode.into(),
+            service: service.into(),
+            action: action.into(),
+            root: env.root.clone(),
+            state_dir: env.state_dir.clone(),
+            shell: env.shell.clone(),
+            log_file: env.log_file.clone(),
+            self_exe: env.self_exe.clone(),
+            stop_timeout_ms: env.stop_timeout.as_millis() as u64,
+            args: args.to_vec(),
+        }
+    }
+
+    pub fn to_args(&self) -> Vec<OsString> {
+        let mut v: Vec<OsString> = Vec::new();
+        let mut kv = |k: &str, val: OsString| {
+            v.push(k.into());
+            v.push(val);
+        };
+        kv("--mode", self.mode.clone().into());
+        kv("--service", self.service.clone().into());
+        kv("--action", self.action.clone().into());
+        kv("--root", self.root.clone().into());
+        kv("--state-dir", self.state_dir.clone().into());
+        kv("--shell", self.shell.clone().into());
+        kv("--log", self.log_file.clone().into());
+        kv("--self", self.self_exe.clone().into());
+        kv("--stop-timeout-ms", self.stop_timeout_ms.to_string().into());
+        v.push("--".into());
+        v.extend(self.args.iter().map(OsString::from));
+        v
+    }
+
+    pub fn parse(args: &[OsString]) -> Result<Self, String> {
+        let mut h = HolderArgs {
+            mode: String::new(),
+            service: String::new(),
+            action: String::new(),
+            root: "/".into(),
+            state_dir: PathBuf::new(),
+            shell: "/bin/sh".into(),
+            log_file: PathBuf::new(),
+            self_exe: PathBuf::new(),
+            stop_timeout_ms: 10_000,
+            args: Vec::new(),
+        };
+        let mut it = args.iter();
+        while let Some(a) = it.next() {
+            let a = a.to_string_lossy();
+            if a == "--" {
+                h.args = it.map(|s| s.to_string_lossy().into_owned()).collect();
+                break;
+            }
+            let val = it.next().ok_or_else(|| format!("holder: {a} needs a value"))?;
+            let s = val.to_string_lossy().into_owned();
+            match a.as_ref() {
+                "--mode" => h.mode = s,
+                "--service" => h.service = s,
+                "--action" => h.action = s,
+                "--root" => h.root = val.into(),
+                "--state-dir" => h.state_dir = val.into(),
+                "--shell" => h.shell = val.into(),
+                "--log" => h.log_file = val.into(),
+                "--self" => h.self_exe = val.into(),
+                "--stop-timeout-ms" => h.stop_timeout_ms = s.parse().map_err(|_| format!("holder: bad --stop-timeout-ms {s}"))?,
+                other => return Err(format!("holder: unknown option {other}")),
+            }
+        }
+        if h.service.is_empty() || h.mode.is_empty() {
+            return Err("holder: --mode and --service are required (internal applet, started by rc-service)".into());
+        }
+        Ok(h)
+    }
+
+    pub fn env(&self) -> SvcEnv {
+        let mut e = SvcEnv::new(&self.root, &self.self_exe);
+        e.state_dir = self.state_dir.clone();
+        e.shell = self.shell.clone();
+        e.log_file = self.log_file.clone();
+        e.stop_timeout = Duration::from_millis(self.stop_timeout_ms);
+        e
+    }
+}
+
+/// Internal applet: `holder --mode start|join|once --service NAME --action ACTION ...`.
+pub fn holder_main(args: &[OsString]) -> i32 {
+    let h = match HolderArgs::parse(args) {
+        Ok(h) => h,
+        Err(e) => {
+            eprintln!(" * ERROR: {e}");
+            return 2;
+        }
+    };
+    let env = h.env();
+    let sd = StateDir::new(&env, &h.service);
+    // The configuration the service was started with (the sandbox must not change under it).
+    let conf: ScriptConf = sd
+        .read("conf.json")
+        .and_then(|t| serde_json::from_str(&t).ok())
+        .unwrap_or_default();
+    let spec = match SandboxSpec::from_vars(&h.service, &|k| conf.get(k)) {
+        Ok(s) => s,
+        Err(e) => {
+            let msg = format!(" * ERROR: {}: sandbox: {e}\n", h.service);
+            pump::write_all_fd(2, msg.as_bytes());
+            report(&format!("exit 1"));
+            return 1;
+        }
+    };
+    match h.mode.as_str() {
+        "start" => start_mode(&h, &env, &sd, &conf, &spec),
+        "join" => join_mode(&h, &env, &sd, &conf, &spec),
+        "once" => once_mode(&h, &env, &conf, &spec),
+        other => {
+            eprintln!(" * ERROR: holder: unknown mode {other}");
+            2
+        }
+    }
+}
+
+fn report(line: &str) {
+    if unsafe { libc::fcntl(REPORT_FD, libc::F_GETFD) } >= 0 {
+        pump::write_all_fd(REPORT_FD, format!("{line}\n").as_bytes());
+        unsafe { libc::close(REPORT_FD) };
+    }
+}
+
+fn extra_env(conf: &ScriptConf) -> Vec<(String, String)> {
+    let mut v: Vec<(String, String)> = conf
+        .vars
+        .iter()
+        .filter(|(k, _)| k.starts_with("sandbox_"))
+        .map(|(k, v)| (k.clone(), v.clone()))
+        .collect();
+    v.push(("KIMIGAYO_SVC_CAPTURE".into(), "1".into()));
+    v
+}
+
+/// Child side of every action: stdio, signals, cwd "/", confinement, exec the runtime shell.
+fn exec_action(out: RawFd, spec: &SandboxSpec, inv: &ShellInvocation) -> ! {
+    pump::child_stdio(out);
+    Pump::child_reset_signals();
+    unsafe { libc::chdir(c"/".as_ptr()) };
+    if let Err(e) = sb::confine(spec) {
+        let msg = format!(" * ERROR: sandbox: {e}\n");
+        pump::write_all_fd(2, msg.as_bytes());
+        unsafe { libc::_exit(126) };
+    }
+    let e = inv.exec();
+    pump::write_all_fd(2, format!(" * ERROR: cannot run the runtime shell: {e}\n").as_bytes());
+    unsafe { libc::_exit(127) }
+}
+
+// ------------------------------------------------------------------------------------------
+// start mode
+
+fn start_mode(h: &HolderArgs, env: &SvcEnv, sd: &StateDir, conf: &ScriptConf, spec: &SandboxSpec) -> i32 {
+    let fail = |msg: String| {
+        pump::write_all_fd(2, format!(" * ERROR: {}: {msg}\n", h.service).as_bytes());
+        let _ = sd.set_state(State::Failed);
+        let _ = sd.write("last-exit", "exit 1");
+        failure::log_event(&env.log_file, &h.service, "sandbox-failed", &format!("status=1 detail={msg:?}"));
+        report("exit 1");
+        1
+    };
+    let policy = match RetryPolicy::from_vars(&h.service, &|k| conf.get(k)) {
+        Ok(p) => p,
+        Err(e) => return fail(e.to_string()),
+    };
+    let _ = sd.write("sandbox", &spec.describe());
+    unsafe { libc::setsid() };
+    if let Err(e) = sb::unshare_namespaces(spec) {
+        return fail(format!("sandbox: {e}"));
+    }
+    let (sync_r, sync_w) = match pump::pipe_cloexec() {
+        Ok(p) => p,
+        Err(e) => return fail(format!("pipe: {e}")),
+    };
+    match pump::fork() {
+        Err(e) => fail(format!("fork: {e}")),
+        Ok(0) => {
+            unsafe { libc::close(sync_w) };
+            // Wait until P recorded our host pid.
+            let mut b = [0u8; 1];
+            unsafe { libc::read(sync_r, b.as_mut_ptr().cast(), 1) };
+            unsafe { libc::close(sync_r) };
+            let code = Holder::new(h, env, sd, conf, spec, policy).run();
+            unsafe { libc::_exit(code) }
+        }
+        Ok(child) => {
+            let _ = sd.set_holder(child);
+            unsafe { libc::close(sync_w) };
+            unsafe { libc::close(REPORT_FD) };
+            0
+        }
+    }
+}
+
+struct Holder<'a> {
+    h: &'a HolderArgs,
+    env: &'a SvcEnv,
+    sd: &'a StateDir,
+    conf: &'a ScriptConf,
+    spec: &'a SandboxSpec,
+    policy: RetryPolicy,
+    /// Can /proc (ours, fresh) tell whether the namespace is empty?
+    own_proc: bool,
+    pump: Option<Pump>,
+    epoch: Instant,
+    main_pid: Option<i32>,
+    main_exit: Option<ExitKind>,
+    last_death: Option<ExitKind>,
+    orphans_reaped: bool,
+}
+
+impl<'a> Holder<'a> {
+    fn new(h: &'a HolderArgs, env: &'a SvcEnv, sd: &'a StateDir, conf: &'a ScriptConf, spec: &'a SandboxSpec, policy: RetryPolicy) -> Self {
+        Holder {
+            h,
+            env,
+            sd,
+            conf,
+            spec,
+            policy,
+            own_proc: spec.namespaces.pid && spec.namespaces.mount,
+            pump: None,
+            epoch: Instant::now(),
+            main_pid: None,
+            main_exit: None,
+            last_death: None,
+            orphans_reaped: false,
+        }
+    }
+
+    fn pump(&mut self) -> &mut Pump {
+        self.pump.as_mut().expect("pump set up")
+    }
+
+    fn run(&mut self) -> i32 {
+        let svc = self.h.service.clone();
+        unsafe {
+            libc::prctl(libc::PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0);
+            libc::signal(libc::SIGPIPE, libc::SIG_IGN);
+            libc::fcntl(REPORT_FD, libc::F_SETFD, libc::FD_CLOEXEC);
+        }
+        if let Err(e) = sb::setup_inside(self.spec) {
+            pump::write_all_fd(2, format!(" * ERROR: {svc}: sandbox: {e}\n").as_bytes());
+            let _ = self.sd.set_state(State::Failed);
+            let _ = self.sd.write("last-exit", "exit 1");
+            failure::log_event(&self.env.log_file, &svc, "sandbox-failed", &format!("status=1 detail={:?}", e.to_string()));
+            report("exit 1");
+            return 1;
+        }
+        let log = OutputLog::open(self.sd.path("output.log"));
+        match Pump::new(Some(1), Some(log)) {
+            Ok(p) => self.pump = Some(p),
+            Err(e) => {
+                report("exit 1");
+                pump::write_all_fd(2, format!(" * ERROR: {svc}: {e}\n").as_bytes());
+                return 1;
+            }
+        }
+        // Our own stdout/stderr must not keep the caller's pipe open once it stopped listening.
+        let null = pump::dev_null();
+        unsafe {
+            libc::dup2(null, 0);
+            libc::dup2(null, 1);
+            libc::dup2(null, 2);
+        }
+
+        let mut restart_times: Vec<u64> = Vec::new();
+        let mut reported = false;
+        loop {
+            if self.sd.state() == Some(State::Stopping) {
+                return self.finish(State::Stopped, &mut reported, 0);
+            }
+            let _ = self.sd.set_state(State::Starting);
+            self.main_pid = None;
+            self.main_exit = None;
+            self.last_death = None;
+            self.orphans_reaped = false;
+            let action = self.run_start_action();
+            let (event, exit) = if action.success() {
+                let _ = self.sd.set_state(State::Started);
+                self.main_pid = self.read_main_pid();
+                if !reported {
+                    report("exit 0");
+                    reported = true;
+                    self.pump().detach_caller();
+                }
+                let daemon = self.conf.get("command").is_some_and(|c| !c.is_empty())
+                    || self.conf.get("supervisor").is_some_and(|c| !c.is_empty())
+                    || self.orphans_reaped
+                    || !self.ns_empty(false);
+                if self.wait_until_empty(daemon) == Some(State::Stopping) {
+                    return self.finish(State::Stopped, &mut reported, 0);
+                }
+                ("crashed", self.main_exit.or(self.last_death).unwrap_or(ExitKind::Exit(0)))
+            } else {
+                self.kill_all(Duration::from_secs(5));
+                ("start-failed", action)
+            };
+            let now = self.epoch.elapsed().as_millis() as u64;
+            let next = self.policy.next_delay(&restart_times, now);
+            let final_state = if self.policy.enabled || event == "start-failed" { State::Failed } else { State::Crashed };
+            let next_text = match next {
+                Some(d) => format!(
+                    "restart({}/{},in={}ms)",
+                    restart_times.len() + 1,
+                    if self.policy.attempts == u32::MAX { "unlimited".to_string() } else { self.policy.attempts.to_string() },
+                    d.as_millis()
+                ),
+                None => final_state.as_str().to_string(),
+            };
+            self.log_failure(event, exit, &next_text);
+            match next {
+                Some(delay) => {
+                    let n = restart_times.len() + 1;
+                    let msg = format!(
+                        " * WARNING: {svc} {} ({exit}); restarting in {}ms (attempt {n}/{})\n",
+                        if event == "crashed" { "died" } else { "failed to start" },
+                        delay.as_millis(),
+                        self.policy.attempts
+                    );
+                    self.pump().say(&msg);
+                    let _ = self.sd.set_state(State::Starting);
+                    self.pump().sleep(delay);
+                    pump::reap_all();
+                    restart_times.push(self.epoch.elapsed().as_millis() as u64);
+                    let _ = self.sd.set_restarts(restart_times.len() as u32);
+                }
+                None => {
+                    if self.policy.enabled && !restart_times.is_empty() {
+                        failure::log_event(
+                            &self.env.log_file,
+                            &svc,
+                            "gave-up",
+                            &format!("restarts={} state=failed", restart_times.len()),
+                        );
+                        self.pump().say(&format!(" * ERROR: {svc} keeps failing; gave up after {} restarts\n", restart_times.len()));
+                    }
+                    let code = if event == "start-failed" { exit.shell_code().max(1) } else { 1 };
+                    return self.finish(final_state, &mut reported, code);
+                }
+            }
+        }
+    }
+
+    fn finish(&mut self, state: State, reported: &mut bool, code: i32) -> i32 {
+        self.kill_all(Duration::from_secs(2));
+        if let Some(p) = self.pump.as_mut() {
+            p.drain();
+        }
+        let _ = self.sd.set_state(state);
+        if !*reported {
+            report(&format!("exit {code}"));
+            *reported = true;
+        }
+        0
+    }
+
+    fn run_start_action(&mut self) -> ExitKind {
+        let inv = ShellInvocation::new(self.env, &self.h.service, "start", &self.h.args, &extra_env(self.conf));
+        let out = self.pump().write_fd;
+        let pid = match pump::fork() {
+            Ok(0) => exec_action(out, self.spec, &inv),
+            Ok(pid) => pid,
+            Err(e) => {
+                let msg = format!(" * ERROR: {}: fork: {e}\n", self.h.service);
+                self.pump().say(&msg);
+                return ExitKind::Exit(1);
+            }
+        };
+        loop {
+            self.pump().wait(Duration::from_millis(200));
+            let (reaped, _) = pump::reap_all();
+            let mut action = None;
+            for (p, status) in reaped {
+                if p == pid {
+                    action = Some(ExitKind::from_wait(status));
+                } else {
+                    self.note_death(p, status);
+                }
+            }
+            if let Some(a) = action {
+                self.pump().drain();
+                return a;
+            }
+        }
+    }
+
+    fn note_death(&mut self, pid: i32, status: i32) {
+        let kind = ExitKind::from_wait(status);
+        self.orphans_reaped = true;
+        self.last_death = Some(kind);
+        if Some(pid) == self.main_pid {
+            self.main_exit = Some(kind);
+        }
+    }
+
+    fn read_main_pid(&self) -> Option<i32> {
+        let pidfile = self.conf.get("pidfile").filter(|p| !p.is_empty())?;
+        std::fs::read_to_string(pidfile).ok()?.trim().parse().ok()
+    }
+
+    /// Is nothing but us left? `no_children`: waitpid said ECHILD.
+    fn ns_empty(&self, no_children: bool) -> bool {
+        if self.own_proc {
+            let Ok(rd) = std::fs::read_dir("/proc") else { return no_children };
+            !rd.flatten().any(|e| {
+                let n = e.file_name();
+                let n = n.to_string_lossy();
+                n.bytes().all(|b| b.is_ascii_digit()) && n != "1"
+            })
+        } else {
+            no_children
+        }
+    }
+
+    /// Reaps until the namespace is empty. A service without a daemon (its start just did some
+    /// work) stays started until stopped. Returns the state read when it emptied.
+    fn wait_until_empty(&mut self, daemon: bool) -> Option<State> {
+        loop {
+            self.pump().wait(Duration::from_millis(100));
+            let (reaped, no_children) = pump::reap_all();
+            for (p, status) in reaped {
+                self.note_death(p, status);
+            }
+            if no_children && self.ns_empty(true) {
+                let st = self.sd.state();
+                if st == Some(State::Stopping) || daemon {
+                    return st;
+                }
+            }
+        }
+    }
+
+    /// SIGKILL everything else in the namespace and reap it (only with our own pid namespace:
+    /// without one, kill(-1) would reach the whole system).
+    fn kill_all(&mut self, timeout: Duration) {
+        if !self.spec.namespaces.pid {
+            pump::reap_all();
+            return;
+        }
+        unsafe { libc::kill(-1, libc::SIGKILL) };
+        let end = Instant::now() + timeout;
+        while Instant::now() < end {
+            let (reaped, no_children) = pump::reap_all();
+            for (p, status) in reaped {
+                self.note_death(p, status);
+            }
+            if no_children && self.ns_empty(true) {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(5));
+        }
+    }
+
+    fn log_failure(&mut self, event: &str, exit: ExitKind, next: &str) {
+        if let Some(p) = self.pump.as_mut() {
+            p.drain();
+        }
+        let mut tail = state::tail_lines(&self.sd.path("output.log"), TAIL_LINES);
+        for log in self.conf.output_logs() {
+            for line in state::tail_lines(std::path::Path::new(&log), TAIL_LINES) {
+                if !tail.contains(&line) {
+                    tail.push(line);
+                }
+            }
+        }
+        let tail: Vec<String> = tail[tail.len().saturating_sub(TAIL_LINES)..].to_vec();
+        let entry = FailureEntry { service: &self.h.service, event, exit, next: next.to_string(), tail: tail.clone() };
+        let _ = entry.append_to(&self.env.log_file);
+        let _ = self.sd.write("last-exit", &exit.to_string());
+        let _ = self.sd.write("last-failure", &tail.join("\n"));
+    }
+}
+
+// ------------------------------------------------------------------------------------------
+// join mode
+
+fn join_mode(h: &HolderArgs, env: &SvcEnv, sd: &StateDir, conf: &ScriptConf, spec: &SandboxSpec) -> i32 {
+    let Some(holder) = sd.live_holder() else {
+        eprintln!(" * ERROR: {}: not running (no holder process)", h.service);
+        return 1;
+    };
+    if let Err(e) = sb::join_namespaces(holder, spec) {
+        eprintln!(" * ERROR: {}: sandbox: entering the namespaces of holder {holder}: {e}", h.service);
+        return 1;
+    }
+    let code = run_child_action(h, env, conf, spec);
+    if h.action == "stop" && code == 0 {
+        if spec.namespaces.pid {
+            kill_leftovers(env.stop_timeout);
+        }
+        // The holder ends once its namespace is empty.
+        let end = Instant::now() + env.stop_timeout + Duration::from_secs(2);
+        while Instant::now() < end && state::pid_alive(holder) {
+            std::thread::sleep(Duration::from_millis(5));
+        }
+    }
+    code
+}
+
+/// Fork, confine, run the action; copy its output to our stdout; its exit code.
+fn run_child_action(h: &HolderArgs, env: &SvcEnv, conf: &ScriptConf, spec: &SandboxSpec) -> i32 {
+    let mut pump = match Pump::new(Some(1), None) {
+        Ok(p) => p,
+        Err(e) => {
+            eprintln!(" * ERROR: {}: {e}", h.service);
+            return 1;
+        }
+    };
+    let inv = ShellInvocation::new(env, &h.service, &h.action, &h.args, &extra_env(conf));
+    let pid = match pump::fork() {
+        Ok(0) => exec_action(pump.write_fd, spec, &inv),
+        Ok(pid) => pid,
+        Err(e) => {
+            eprintln!(" * ERROR: {}: fork: {e}", h.service);
+            return 1;
+        }
+    };
+    loop {
+        pump.wait(Duration::from_millis(200));
+        let mut status = 0;
+        let r = unsafe { libc::waitpid(pid, &mut status, libc::WNOHANG) };
+        if r == pid {
+            pump.drain();
+            return ExitKind::from_wait(status).shell_code();
+        }
+        if r < 0 {
+            return 1;
+        }
+    }
+}
+
+/// In the service's pid namespace (not its pid 1): SIGTERM everything, wait, SIGKILL.
+fn kill_leftovers(timeout: Duration) {
+    let child = match pump::fork() {
+        Ok(0) => {
+            let me = std::process::id().to_string();
+            let others = || -> usize {
+                std::fs::read_dir("/proc")
+                    .map(|rd| {
+                        rd.flatten()
+                            .filter(|e| {
+                                let n = e.file_name().to_string_lossy().into_owned();
+                                n.bytes().all(|b| b.is_ascii_digit()) && n != "1" && n != me && !is_zombie(&n)
+                            })
+                            .count()
+                    })
+                    .unwrap_or(0)
+            };
+            if others() > 0 {
+                unsafe { libc::kill(-1, libc::SIGTERM) };
+                let end = Instant::now() + timeout;
+                while others() > 0 && Instant::now() < end {
+                    std::thread::sleep(Duration::from_millis(10));
+                }
+                if others() > 0 {
+                    unsafe { libc::kill(-1, libc::SIGKILL) };
+                }
+            }
+            unsafe { libc::_exit(0) }
+        }
+        Ok(pid) => pid,
+        Err(_) => return,
+    };
+    let mut status = 0;
+    unsafe { libc::waitpid(child, &mut status, 0) };
+}
+
+fn is_zombie(pid: &str) -> bool {
+    std::fs::read_to_string(format!("/proc/{pid}/stat"))
+        .map(|s| s.rsplit_once(')').map(|(_, r)| r.trim_start().starts_with('Z')).unwrap_or(false))
+        .unwrap_or(true)
+}
+
+// ------------------------------------------------------------------------------------------
+// once mode
+
+fn once_mode(h: &HolderArgs, env: &SvcEnv, conf: &ScriptConf, spec: &SandboxSpec) -> i32 {
+    if let Err(e) = sb::unshare_namespaces(spec) {
+        eprintln!(" * ERROR: {}: sandbox: {e}", h.service);
+        return 1;
+    }
+    match pump::fork() {
+        Ok(0) => {
+            if let Err(e) = sb::setup_inside(spec) {
+                eprintln!(" * ERROR: {}: sandbox: {e}", h.service);
+                unsafe { libc::_exit(1) };
+            }
+            let code = run_child_action(h, env, conf, spec);
+            unsafe { libc::_exit(code) }
+        }
+        Ok(pid) => {
+            let mut status = 0;
+            unsafe { libc::waitpid(pid, &mut status, 0) };
+            ExitKind::from_wait(status).shell_code()
+        }
+        Err(e) => {
+            eprintln!(" * ERROR: {}: fork: {e}", h.service);
+            1
+        }
+    }
+}

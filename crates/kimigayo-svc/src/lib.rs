@@ -1,0 +1,37 @@
+//! kimigayo-svc owns ONE service's lifecycle:
+//!
+//! - the openrc-run runtime: an embedded shell library (`sh/runtime.sh`) giving init scripts
+//!   ebegin/eend/einfo/…, checkpath, start-stop-daemon, default start/stop/status, hooks and
+//!   extra commands ([`runtime`]);
+//! - the holder: the sandboxed process that owns a service's namespaces, runs its actions,
+//!   reaps its processes and notices when it dies ([`holder`]);
+//! - per-service state under `<root>/run/kimigayo/svc/<svc>/` ([`state`]);
+//! - failure handling (design property 25): the failure log ([`failure`]) and the retry policy
+//!   ([`retry`]);
+//! - the applets start-stop-daemon, supervise-daemon, checkpath, openrc-run ([`applets`]).
+//!
+//! Ordering many services, runlevels and the CLIs live in kimigayo-rc and kimigayo-init.
+
+pub mod action;
+pub mod applets;
+pub mod conf;
+pub mod env;
+pub mod error;
+pub mod failure;
+pub mod holder;
+pub mod pump;
+pub mod retry;
+pub mod runtime;
+pub mod sandbox;
+pub mod state;
+
+pub use action::{run_action, status};
+pub use applets::checkpath::checkpath_main;
+pub use applets::dispatch;
+pub use applets::openrc_run::openrc_run_main;
+pub use applets::ssd::start_stop_daemon_main;
+pub use applets::supervise::supervise_daemon_main;
+pub use env::{Action, Outcome, SvcEnv};
+pub use error::SvcError;
+pub use holder::holder_main;
+pub use state::{ServiceStatus, State};
