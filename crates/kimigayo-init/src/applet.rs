@@ -79,7 +79,7 @@ pub fn main(argv: Vec<OsString>) -> i32 {
     match rest.first().and_then(|a| a.to_str()) {
         Some(a) if APPLETS.contains(&a) => run_applet(a, &rest[1..]),
         Some("--run-action") => backend::run_action_main(&rest[1..]),
-        Some("--holder") => backend::svc_applet("--holder", &rest[1..]).unwrap_or(127),
+        Some("holder" | "--holder") => backend::svc_applet("holder", &rest[1..]).unwrap_or(127),
         _ => init(rest),
     }
 }

@@ -1,13 +1,15 @@
 //! The one place that talks to kimigayo-rc (the on-disk OpenRC model) and kimigayo-svc (one
 //! service's lifecycle). Commands and PID 1 only see this facade.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::path::PathBuf;
 use std::time::Duration;
 
+use kimigayo_rc::{runlevel, Catalog, RcRoot};
+
 use crate::ctx::Ctx;
 use crate::orchestrate::Needs;
-use crate::services::{self, Services};
+use crate::services::{self, BootPlan, Services};
 
 /// A service's status as the commands print it.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
@@ -26,32 +28,35 @@ pub struct Status {
 
 pub struct Backend {
     pub ctx: Ctx,
+    pub rc: RcRoot,
 }
 
-const NOT_WIRED: &str = "the service layer (kimigayo-rc/kimigayo-svc) is not built into this kimigayo-init yet";
+const NOT_WIRED: &str = "the service layer (kimigayo-svc) is not built into this kimigayo-init yet";
+
+fn rc_err(e: kimigayo_rc::RcError) -> String {
+    e.to_string()
+}
 
 impl Backend {
     pub fn new(ctx: Ctx) -> Self {
-        Backend { ctx }
+        let rc = RcRoot::new(ctx.root.clone());
+        Backend { ctx, rc }
     }
 
     pub fn script(&self, name: &str) -> PathBuf {
-        self.ctx.at("etc/init.d").join(name)
+        self.rc.script(name)
     }
 
     pub fn services(&self) -> Result<Vec<String>, String> {
-        let mut v: Vec<String> = std::fs::read_dir(self.ctx.at("etc/init.d"))
-            .map_err(|e| format!("{}: {e}", self.ctx.at("etc/init.d").display()))?
-            .flatten()
-            .filter_map(|e| e.file_name().to_str().map(str::to_string))
-            .filter(|n| !n.starts_with('.') && !n.ends_with(".sh") && n != "functions.sh")
-            .collect();
-        v.sort();
-        Ok(v)
+        self.rc.services().map_err(rc_err)
     }
 
     pub fn exists(&self, name: &str) -> bool {
-        !name.is_empty() && !name.contains('/') && !name.starts_with('.') && self.script(name).is_file()
+        kimigayo_rc::validate_service_name(name).is_ok() && self.rc.has_service(name)
+    }
+
+    pub fn catalog(&self) -> Result<Catalog, String> {
+        kimigayo_rc::load_catalog(&self.rc, &self.ctx.shell).map_err(rc_err)
     }
 
     pub fn status(&self, name: &str) -> Result<Status, String> {
@@ -64,60 +69,78 @@ impl Backend {
     }
 
     pub fn runlevels(&self) -> Vec<String> {
-        let mut v: Vec<String> = std::fs::read_dir(self.ctx.at("etc/runlevels"))
-            .map(|d| d.flatten().filter(|e| e.path().is_dir()).filter_map(|e| e.file_name().to_str().map(str::to_string)).collect())
-            .unwrap_or_default();
-        v.sort();
-        v
+        runlevel::levels(&self.rc).unwrap_or_default()
     }
 
     pub fn members(&self, level: &str) -> Vec<String> {
-        let mut v: Vec<String> = std::fs::read_dir(self.ctx.at("etc/runlevels").join(level))
-            .map(|d| d.flatten().filter_map(|e| e.file_name().to_str().map(str::to_string)).collect())
-            .unwrap_or_default();
-        v.sort();
-        v
+        runlevel::members(&self.rc, level).unwrap_or_default()
     }
 
     /// Ok(true) added, Ok(false) already there.
     pub fn add(&self, name: &str, level: &str) -> Result<bool, String> {
-        Err(format!("{name} {level}: {NOT_WIRED}"))
+        runlevel::add(&self.rc, name, level).map(|a| a == runlevel::Added::Added).map_err(rc_err)
     }
 
     /// Ok(true) deleted, Ok(false) was not there.
     pub fn del(&self, name: &str, level: &str) -> Result<bool, String> {
-        Err(format!("{name} {level}: {NOT_WIRED}"))
+        runlevel::del(&self.rc, name, level).map(|r| r == runlevel::Removed::Removed).map_err(rc_err)
     }
 
     /// Service → runlevels it is in.
     pub fn show(&self) -> BTreeMap<String, Vec<String>> {
-        let mut out: BTreeMap<String, Vec<String>> = BTreeMap::new();
-        for level in self.runlevels() {
-            for svc in self.members(&level) {
-                out.entry(svc).or_default().push(level.clone());
-            }
-        }
-        out
+        runlevel::show(&self.rc).unwrap_or_default()
     }
 
     fn rc_conf(&self, key: &str) -> Option<String> {
-        let text = std::fs::read_to_string(self.ctx.rc_conf()).ok()?;
-        text.lines().rev().find_map(|l| {
-            let (k, v) = l.trim().split_once('=')?;
-            (k.trim() == key).then(|| v.trim().trim_matches('"').trim_matches('\'').to_string())
-        })
+        kimigayo_rc::RcConf::load(&self.rc).ok()?.get(key).map(str::to_string)
+    }
+
+    /// The state svc recorded for `name` (running services at shutdown).
+    fn recorded_state(&self, name: &str) -> Option<String> {
+        std::fs::read_to_string(self.ctx.state_dir().join("svc").join(name).join("state")).ok().map(|s| s.trim().to_string())
     }
 }
 
+/// One group of alternatives per `need`: the service itself, or the providers of a virtual name.
+pub fn needs_of(cat: &Catalog, planned: &BTreeSet<String>) -> Needs {
+    let mut out = Needs::new();
+    for svc in planned {
+        let Some(meta) = cat.get(svc) else { continue };
+        let groups = meta
+            .need
+            .iter()
+            .map(|n| if cat.get(n).is_some() { vec![n.clone()] } else { cat.providers(n).into_iter().map(str::to_string).collect() })
+            .collect();
+        out.insert(svc.clone(), groups);
+    }
+    out
+}
+
 impl Services for Backend {
-    fn boot_plan(&self, _levels: &[String]) -> Result<(Vec<Vec<String>>, Needs), String> {
-        Ok((Vec::new(), Needs::new()))
+    fn boot_plan(&self, levels: &[String]) -> Result<BootPlan, String> {
+        let cat = self.catalog()?;
+        let mut notes: Vec<String> = cat.failures.values().map(|f| f.to_string()).collect();
+        let level_refs: Vec<&str> = levels.iter().map(String::as_str).collect();
+        let targets: Vec<String> = runlevel::enabled(&self.rc, &level_refs).map_err(rc_err)?.into_iter().collect();
+        let disabled = kimigayo_rc::disabled_set(&self.rc).map_err(rc_err)?;
+        let plan = kimigayo_rc::start_plan_lenient(&cat, &targets, &disabled);
+        notes.extend(plan.warnings.iter().cloned());
+        notes.extend(plan.skipped.iter().map(|(s, e)| format!("{s}: not started: {e}")));
+        let planned: BTreeSet<String> = plan.waves.iter().flatten().cloned().collect();
+        Ok(BootPlan { needs: needs_of(&cat, &planned), waves: plan.waves, notes })
     }
     fn running(&self) -> Vec<String> {
-        Vec::new()
+        self.services()
+            .unwrap_or_default()
+            .into_iter()
+            .filter(|s| matches!(self.recorded_state(s).as_deref(), Some("started" | "starting" | "stopping")))
+            .collect()
     }
     fn stop_plan(&self, running: &[String]) -> Vec<Vec<String>> {
-        vec![running.to_vec()]
+        match self.catalog() {
+            Ok(cat) => kimigayo_rc::stop_plan(&cat, running).waves,
+            Err(_) => vec![running.to_vec()],
+        }
     }
     fn stop_timeout(&self) -> Duration {
         self.rc_conf("rc_timeout_stopsec").and_then(|v| services::parse_seconds(&v)).unwrap_or(Duration::from_secs(10))
@@ -131,7 +154,7 @@ impl Services for Backend {
 /// `checkpath`, and the internal `--holder`). None when `name` is not one of them.
 pub fn svc_applet(name: &str, _args: &[std::ffi::OsString]) -> Option<i32> {
     match name {
-        "openrc-run" | "start-stop-daemon" | "supervise-daemon" | "checkpath" | "--holder" => {
+        "openrc-run" | "start-stop-daemon" | "supervise-daemon" | "checkpath" | "holder" => {
             eprintln!("{name}: {NOT_WIRED}");
             Some(1)
         }

@@ -6,10 +6,18 @@ use std::time::Duration;
 
 use crate::orchestrate::Needs;
 
+#[derive(Debug, Clone, Default)]
+pub struct BootPlan {
+    pub waves: Vec<Vec<String>>,
+    pub needs: Needs,
+    /// Warnings and services left out of the plan (with the reason), for the console.
+    pub notes: Vec<String>,
+}
+
 pub trait Services {
     /// Waves that start everything enabled in `levels` (honouring disabled services), and
     /// each planned service's hard needs.
-    fn boot_plan(&self, levels: &[String]) -> Result<(Vec<Vec<String>>, Needs), String>;
+    fn boot_plan(&self, levels: &[String]) -> Result<BootPlan, String>;
     /// Services that are up (or crashed with processes left) right now.
     fn running(&self) -> Vec<String>;
     /// Reverse dependency order over `running`.

@@ -88,7 +88,11 @@ fn boot(ctx: &Ctx, pump: &mut Pump, services: &dyn Services, runlevel: &str) {
     let levels: Vec<String> = ["sysinit", "boot", runlevel].iter().map(|s| s.to_string()).collect();
     match services.boot_plan(&levels) {
         Err(e) => pump.log.error(&format!("cannot plan the boot: {e}")),
-        Ok((waves, needs)) => {
+        Ok(plan) => {
+            for note in &plan.notes {
+                pump.log.warn(note);
+            }
+            let (waves, needs) = (plan.waves, plan.needs);
             let n: usize = waves.iter().map(Vec::len).sum();
             pump.log.info(&format!("Starting {n} service(s) in {} wave(s) (runlevels {})", waves.len(), levels.join(", ")));
             let opts = WaveOptions { action: "start", timeout: None, needs: &needs, abort_on_shutdown: true };
@@ -154,6 +158,8 @@ pub fn run(args: InitArgs, services: &dyn Services) -> i32 {
         pump.step(Duration::from_secs(1));
     }
     let power = pump.shutdown.unwrap_or(Power::Poweroff);
+    // Asked to power off while the main command still ran: its SIGTERM death is ours, not a failure.
+    let main_interrupted = pump.shutdown.is_some() && pump.main.is_some();
     let reason = match (pump.main_exit, pump.shutdown) {
         (Some(code), None) => format!("main command exited with status {code}"),
         (_, Some(p)) => format!("{} requested", p.name()),
@@ -161,7 +167,7 @@ pub fn run(args: InitArgs, services: &dyn Services) -> i32 {
     };
     crate::shutdown::run(&ctx, &mut pump, services, mode, &reason);
 
-    let code = pump.main_exit.unwrap_or(0);
+    let code = if main_interrupted { 0 } else { pump.main_exit.unwrap_or(0) };
     if mode == Mode::Vm && is_pid1 {
         let cmd = match power {
             Power::Poweroff => libc::RB_POWER_OFF,
