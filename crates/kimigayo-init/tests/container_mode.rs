@@ -117,7 +117,7 @@ fn as_a_plain_process_it_is_a_subreaper_and_leaves_host_mounts_alone() {
     let r = Root::new();
     let out = r.path().join("ppid");
     // The grandchild is orphaned; it must be re-parented to init (the subreaper), not host PID 1.
-    let main = format!("(trap '' TERM; sleep 0.3; sed 's/.*) //' /proc/self/stat | cut -d' ' -f2 > {}) & exit 0", out.display());
+    let main = format!("(trap '' TERM; exec sh -c 'sleep 0.3; cut -d\\  -f4 /proc/$$/stat > {}') & exit 0", out.display());
     let child = std::process::Command::new(bin())
         .args(["--", "/bin/sh", "-c", &main])
         .env("KIMIGAYO_ROOT", r.path())
