@@ -22,7 +22,7 @@ use crate::failure::{self, ExitKind, FailureEntry};
 use crate::pump::{self, OutputLog, Pump};
 use crate::retry::RetryPolicy;
 use crate::runtime::ShellInvocation;
-use crate::sandbox::{self as sb, SandboxSpec};
+use kimigayo_sandbox::{self as sb, Prepared, SandboxSpec};
 use crate::state::{self, State, StateDir, TAIL_LINES};
 
 /// Where the holder reports the start action's status (`exit N\n`).
@@ -150,14 +150,34 @@ pub fn holder_main(args: &[OsString]) -> i32 {
         Err(e) => {
             let msg = format!(" * ERROR: {}: sandbox: {e}\n", h.service);
             pump::write_all_fd(2, msg.as_bytes());
-            report(&format!("exit 1"));
+            if h.mode == "start" {
+                let _ = sd.set_state(State::Failed);
+                let _ = sd.write("last-exit", "exit 1");
+                failure::log_event(&env.log_file, &h.service, "sandbox-failed", &format!("status=1 detail={:?}", e.to_string()));
+            }
+            report("exit 1");
+            return 1;
+        }
+    };
+    // Compiled once here (filter, capability mask); applied in each forked action.
+    let confined = match Prepared::new(&spec) {
+        Ok(p) => p,
+        Err(e) => {
+            let msg = format!(" * ERROR: {}: sandbox: {e}\n", h.service);
+            pump::write_all_fd(2, msg.as_bytes());
+            if h.mode == "start" {
+                let _ = sd.set_state(State::Failed);
+                let _ = sd.write("last-exit", "exit 1");
+                failure::log_event(&env.log_file, &h.service, "sandbox-failed", &format!("status=1 detail={:?}", e.to_string()));
+            }
+            report("exit 1");
             return 1;
         }
     };
     match h.mode.as_str() {
-        "start" => start_mode(&h, &env, &sd, &conf, &spec),
-        "join" => join_mode(&h, &env, &sd, &conf, &spec),
-        "once" => once_mode(&h, &env, &conf, &spec),
+        "start" => start_mode(&h, &env, &sd, &conf, &spec, &confined),
+        "join" => join_mode(&h, &env, &sd, &conf, &spec, &confined),
+        "once" => once_mode(&h, &env, &conf, &spec, &confined),
         other => {
             eprintln!(" * ERROR: holder: unknown mode {other}");
             2
@@ -184,11 +204,11 @@ fn extra_env(conf: &ScriptConf) -> Vec<(String, String)> {
 }
 
 /// Child side of every action: stdio, signals, cwd "/", confinement, exec the runtime shell.
-fn exec_action(out: RawFd, spec: &SandboxSpec, inv: &ShellInvocation) -> ! {
+fn exec_action(out: RawFd, confined: &Prepared, inv: &ShellInvocation) -> ! {
     pump::child_stdio(out);
     Pump::child_reset_signals();
     unsafe { libc::chdir(c"/".as_ptr()) };
-    if let Err(e) = sb::confine(spec) {
+    if let Err(e) = confined.confine() {
         let msg = format!(" * ERROR: sandbox: {e}\n");
         pump::write_all_fd(2, msg.as_bytes());
         unsafe { libc::_exit(126) };
@@ -201,7 +221,7 @@ fn exec_action(out: RawFd, spec: &SandboxSpec, inv: &ShellInvocation) -> ! {
 // ------------------------------------------------------------------------------------------
 // start mode
 
-fn start_mode(h: &HolderArgs, env: &SvcEnv, sd: &StateDir, conf: &ScriptConf, spec: &SandboxSpec) -> i32 {
+fn start_mode(h: &HolderArgs, env: &SvcEnv, sd: &StateDir, conf: &ScriptConf, spec: &SandboxSpec, confined: &Prepared) -> i32 {
     let fail = |msg: String| {
         pump::write_all_fd(2, format!(" * ERROR: {}: {msg}\n", h.service).as_bytes());
         let _ = sd.set_state(State::Failed);
@@ -231,7 +251,7 @@ fn start_mode(h: &HolderArgs, env: &SvcEnv, sd: &StateDir, conf: &ScriptConf, sp
             let mut b = [0u8; 1];
             unsafe { libc::read(sync_r, b.as_mut_ptr().cast(), 1) };
             unsafe { libc::close(sync_r) };
-            let code = Holder::new(h, env, sd, conf, spec, policy).run();
+            let code = Holder::new(h, env, sd, conf, spec, confined, policy).run();
             unsafe { libc::_exit(code) }
         }
         Ok(child) => {
@@ -249,6 +269,7 @@ struct Holder<'a> {
     sd: &'a StateDir,
     conf: &'a ScriptConf,
     spec: &'a SandboxSpec,
+    confined: &'a Prepared,
     policy: RetryPolicy,
     /// Can /proc (ours, fresh) tell whether the namespace is empty?
     own_proc: bool,
@@ -261,13 +282,14 @@ struct Holder<'a> {
 }
 
 impl<'a> Holder<'a> {
-    fn new(h: &'a HolderArgs, env: &'a SvcEnv, sd: &'a StateDir, conf: &'a ScriptConf, spec: &'a SandboxSpec, policy: RetryPolicy) -> Self {
+    fn new(h: &'a HolderArgs, env: &'a SvcEnv, sd: &'a StateDir, conf: &'a ScriptConf, spec: &'a SandboxSpec, confined: &'a Prepared, policy: RetryPolicy) -> Self {
         Holder {
             h,
             env,
             sd,
             conf,
             spec,
+            confined,
             policy,
             own_proc: spec.namespaces.pid && spec.namespaces.mount,
             pump: None,
@@ -410,7 +432,7 @@ impl<'a> Holder<'a> {
         let inv = ShellInvocation::new(self.env, &self.h.service, "start", &self.h.args, &extra_env(self.conf));
         let out = self.pump().write_fd;
         let pid = match pump::fork() {
-            Ok(0) => exec_action(out, self.spec, &inv),
+            Ok(0) => exec_action(out, self.confined, &inv),
             Ok(pid) => pid,
             Err(e) => {
                 let msg = format!(" * ERROR: {}: fork: {e}\n", self.h.service);
@@ -526,31 +548,35 @@ impl<'a> Holder<'a> {
 // ------------------------------------------------------------------------------------------
 // join mode
 
-fn join_mode(h: &HolderArgs, env: &SvcEnv, sd: &StateDir, conf: &ScriptConf, spec: &SandboxSpec) -> i32 {
+fn join_mode(h: &HolderArgs, env: &SvcEnv, sd: &StateDir, conf: &ScriptConf, spec: &SandboxSpec, confined: &Prepared) -> i32 {
     let Some(holder) = sd.live_holder() else {
         eprintln!(" * ERROR: {}: not running (no holder process)", h.service);
         return 1;
     };
+    // A pidfd taken before joining: afterwards /proc is the service's, where the holder's host
+    // pid means nothing (and the holder may stay a zombie until its parent reaps it).
+    let pidfd = unsafe { libc::syscall(libc::SYS_pidfd_open, holder, 0) } as i32;
     if let Err(e) = sb::join_namespaces(holder, spec) {
         eprintln!(" * ERROR: {}: sandbox: entering the namespaces of holder {holder}: {e}", h.service);
         return 1;
     }
-    let code = run_child_action(h, env, conf, spec);
+    let code = run_child_action(h, env, conf, confined);
     if h.action == "stop" && code == 0 {
         if spec.namespaces.pid {
             kill_leftovers(env.stop_timeout);
         }
         // The holder ends once its namespace is empty.
-        let end = Instant::now() + env.stop_timeout + Duration::from_secs(2);
-        while Instant::now() < end && state::pid_alive(holder) {
-            std::thread::sleep(Duration::from_millis(5));
+        if pidfd >= 0 {
+            let mut pfd = libc::pollfd { fd: pidfd, events: libc::POLLIN, revents: 0 };
+            let ms = (env.stop_timeout + Duration::from_secs(2)).as_millis() as i32;
+            unsafe { libc::poll(&mut pfd, 1, ms) };
         }
     }
     code
 }
 
 /// Fork, confine, run the action; copy its output to our stdout; its exit code.
-fn run_child_action(h: &HolderArgs, env: &SvcEnv, conf: &ScriptConf, spec: &SandboxSpec) -> i32 {
+fn run_child_action(h: &HolderArgs, env: &SvcEnv, conf: &ScriptConf, confined: &Prepared) -> i32 {
     let mut pump = match Pump::new(Some(1), None) {
         Ok(p) => p,
         Err(e) => {
@@ -560,7 +586,7 @@ fn run_child_action(h: &HolderArgs, env: &SvcEnv, conf: &ScriptConf, spec: &Sand
     };
     let inv = ShellInvocation::new(env, &h.service, &h.action, &h.args, &extra_env(conf));
     let pid = match pump::fork() {
-        Ok(0) => exec_action(pump.write_fd, spec, &inv),
+        Ok(0) => exec_action(pump.write_fd, confined, &inv),
         Ok(pid) => pid,
         Err(e) => {
             eprintln!(" * ERROR: {}: fork: {e}", h.service);
@@ -626,7 +652,7 @@ fn is_zombie(pid: &str) -> bool {
 // ------------------------------------------------------------------------------------------
 // once mode
 
-fn once_mode(h: &HolderArgs, env: &SvcEnv, conf: &ScriptConf, spec: &SandboxSpec) -> i32 {
+fn once_mode(h: &HolderArgs, env: &SvcEnv, conf: &ScriptConf, spec: &SandboxSpec, confined: &Prepared) -> i32 {
     if let Err(e) = sb::unshare_namespaces(spec) {
         eprintln!(" * ERROR: {}: sandbox: {e}", h.service);
         return 1;
@@ -637,7 +663,7 @@ fn once_mode(h: &HolderArgs, env: &SvcEnv, conf: &ScriptConf, spec: &SandboxSpec
                 eprintln!(" * ERROR: {}: sandbox: {e}", h.service);
                 unsafe { libc::_exit(1) };
             }
-            let code = run_child_action(h, env, conf, spec);
+            let code = run_child_action(h, env, conf, confined);
             unsafe { libc::_exit(code) }
         }
         Ok(pid) => {

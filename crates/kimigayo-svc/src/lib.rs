@@ -22,10 +22,10 @@ pub mod holder;
 pub mod pump;
 pub mod retry;
 pub mod runtime;
-pub mod sandbox;
 pub mod state;
 
 pub use action::{run_action, status};
+pub use kimigayo_sandbox as sandbox;
 pub use applets::checkpath::checkpath_main;
 pub use applets::dispatch;
 pub use applets::openrc_run::openrc_run_main;

@@ -218,8 +218,12 @@ pub fn now_secs() -> u64 {
 
 /// Write to `path.tmp.<pid>`, fsync, rename over `path`.
 pub fn write_atomic(path: &Path, data: &[u8]) -> std::io::Result<()> {
+    // Unique per process *and* call: inside a pid namespace every holder is pid 1.
+    static SEQ: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+    let seq = SEQ.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    let nanos = SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.subsec_nanos()).unwrap_or(0);
     let tmp = path.with_file_name(format!(
-        ".{}.tmp.{}",
+        ".{}.tmp.{}.{seq}.{nanos}",
         path.file_name().and_then(|n| n.to_str()).unwrap_or("f"),
         std::process::id()
     ));
