@@ -32,11 +32,15 @@ impl Prepared {
             SeccompChoice::Profile(p) => Some(compile_profile(p)?),
         };
         let hostname = match (&spec.hostname, spec.namespaces.uts) {
-            (Some(h), true) => Some(CString::new(h.as_bytes()).map_err(|_| SandboxError::Syscall {
-                step: "sethostname",
-                errno: libc::EINVAL,
-                hint: "the host name contains a NUL byte",
-            })?),
+            (Some(h), true) => {
+                Some(
+                    CString::new(h.as_bytes()).map_err(|_| SandboxError::Syscall {
+                        step: "sethostname",
+                        errno: libc::EINVAL,
+                        hint: "the host name contains a NUL byte",
+                    })?,
+                )
+            }
             _ => None,
         };
         Ok(Prepared {
@@ -50,7 +54,10 @@ impl Prepared {
 
     /// Warnings from compiling the seccomp profile (skipped syscalls and rules).
     pub fn filter_warnings(&self) -> &[String] {
-        self.filter.as_ref().map(|f| f.warnings.as_slice()).unwrap_or(&[])
+        self.filter
+            .as_ref()
+            .map(|f| f.warnings.as_slice())
+            .unwrap_or(&[])
     }
 
     /// unshare(2) of the requested namespaces. With `pid`, only children of the caller are in the
@@ -76,10 +83,19 @@ impl Prepared {
         if self.ns_flags & libc::CLONE_NEWNS != 0 {
             // SAFETY: constant C strings, null data.
             let rc = unsafe {
-                libc::mount(c"none".as_ptr(), c"/".as_ptr(), std::ptr::null(), libc::MS_REC | libc::MS_PRIVATE, std::ptr::null())
+                libc::mount(
+                    c"none".as_ptr(),
+                    c"/".as_ptr(),
+                    std::ptr::null(),
+                    libc::MS_REC | libc::MS_PRIVATE,
+                    std::ptr::null(),
+                )
             };
             if rc != 0 {
-                return Err(SandboxError::last_os("mount / MS_REC|MS_PRIVATE", "needs CAP_SYS_ADMIN in the new mount namespace"));
+                return Err(SandboxError::last_os(
+                    "mount / MS_REC|MS_PRIVATE",
+                    "needs CAP_SYS_ADMIN in the new mount namespace",
+                ));
             }
             // SAFETY: as above.
             let rc = unsafe {
@@ -92,13 +108,19 @@ impl Prepared {
                 )
             };
             if rc != 0 {
-                return Err(SandboxError::last_os("mount proc on /proc", "the root filesystem needs a /proc directory"));
+                return Err(SandboxError::last_os(
+                    "mount proc on /proc",
+                    "the root filesystem needs a /proc directory",
+                ));
             }
         }
         if let Some(h) = &self.hostname {
             // SAFETY: h is a valid C string of h.as_bytes().len() bytes.
             if unsafe { libc::sethostname(h.as_ptr(), h.as_bytes().len()) } != 0 {
-                return Err(SandboxError::last_os("sethostname", "sandbox_hostname must be at most 64 characters"));
+                return Err(SandboxError::last_os(
+                    "sethostname",
+                    "sandbox_hostname must be at most 64 characters",
+                ));
             }
         }
         Ok(())
@@ -114,7 +136,10 @@ impl Prepared {
         if self.spec.no_new_privs {
             // SAFETY: plain prctl.
             if unsafe { libc::prctl(libc::PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) } != 0 {
-                return Err(SandboxError::last_os("prctl(PR_SET_NO_NEW_PRIVS)", "kernel older than 3.5?"));
+                return Err(SandboxError::last_os(
+                    "prctl(PR_SET_NO_NEW_PRIVS)",
+                    "kernel older than 3.5?",
+                ));
             }
         }
         self.drop_bounding_and_ambient()?;
@@ -140,12 +165,23 @@ impl Prepared {
                 continue;
             }
             // SAFETY: plain prctl.
-            if unsafe { libc::prctl(libc::PR_CAPBSET_DROP, cap as libc::c_ulong, 0, 0, 0) } != 0 && errno() != libc::EINVAL {
-                return Err(SandboxError::last_os("prctl(PR_CAPBSET_DROP)", "dropping capabilities needs CAP_SETPCAP"));
+            if unsafe { libc::prctl(libc::PR_CAPBSET_DROP, cap as libc::c_ulong, 0, 0, 0) } != 0
+                && errno() != libc::EINVAL
+            {
+                return Err(SandboxError::last_os(
+                    "prctl(PR_CAPBSET_DROP)",
+                    "dropping capabilities needs CAP_SETPCAP",
+                ));
             }
             // SAFETY: plain prctl; EINVAL (cap unknown to the kernel, no ambient support) is fine.
             unsafe {
-                libc::prctl(libc::PR_CAP_AMBIENT, libc::PR_CAP_AMBIENT_LOWER as libc::c_ulong, cap as libc::c_ulong, 0, 0)
+                libc::prctl(
+                    libc::PR_CAP_AMBIENT,
+                    libc::PR_CAP_AMBIENT_LOWER as libc::c_ulong,
+                    cap as libc::c_ulong,
+                    0,
+                    0,
+                )
             };
         }
         Ok(())
@@ -155,11 +191,24 @@ impl Prepared {
         if self.drop_mask == 0 {
             return Ok(());
         }
-        let mut hdr = CapHeader { version: CAP_V3, pid: 0 };
+        let mut hdr = CapHeader {
+            version: CAP_V3,
+            pid: 0,
+        };
         let mut data = [CapData::default(); 2];
         // SAFETY: header and two data words as capget(2) wants for version 3.
-        if unsafe { libc::syscall(libc::SYS_capget, &mut hdr as *mut CapHeader, data.as_mut_ptr()) } != 0 {
-            return Err(SandboxError::last_os("capget", "reading our own capabilities cannot fail; is /proc sane?"));
+        if unsafe {
+            libc::syscall(
+                libc::SYS_capget,
+                &mut hdr as *mut CapHeader,
+                data.as_mut_ptr(),
+            )
+        } != 0
+        {
+            return Err(SandboxError::last_os(
+                "capget",
+                "reading our own capabilities cannot fail; is /proc sane?",
+            ));
         }
         for (i, d) in data.iter_mut().enumerate() {
             let keep = !((self.drop_mask >> (32 * i)) as u32);
@@ -168,8 +217,13 @@ impl Prepared {
             d.inheritable &= keep;
         }
         // SAFETY: as above.
-        if unsafe { libc::syscall(libc::SYS_capset, &mut hdr as *mut CapHeader, data.as_ptr()) } != 0 {
-            return Err(SandboxError::last_os("capset", "a seccomp profile that denies capset must come after it"));
+        if unsafe { libc::syscall(libc::SYS_capset, &mut hdr as *mut CapHeader, data.as_ptr()) }
+            != 0
+        {
+            return Err(SandboxError::last_os(
+                "capset",
+                "a seccomp profile that denies capset must come after it",
+            ));
         }
         Ok(())
     }
@@ -204,7 +258,11 @@ impl Prepared {
             if fd < 0 {
                 let e = errno();
                 close_all(&fds);
-                return Err(SandboxError::HolderGone { pid: holder_pid, ns: name, errno: e });
+                return Err(SandboxError::HolderGone {
+                    pid: holder_pid,
+                    ns: name,
+                    errno: e,
+                });
             }
             fds[i] = fd;
         }
@@ -219,7 +277,8 @@ impl Prepared {
                 return Err(SandboxError::Syscall {
                     step: "setns",
                     errno: e,
-                    hint: "needs CAP_SYS_ADMIN and, for the mount namespace, a single-threaded caller",
+                    hint:
+                        "needs CAP_SYS_ADMIN and, for the mount namespace, a single-threaded caller",
                 });
             }
         }
@@ -289,15 +348,21 @@ fn last_cap() -> u32 {
 
 fn drop_mask(c: &CapDrop) -> u64 {
     let last = last_cap();
-    let upto = if last >= 63 { u64::MAX } else { (1u64 << (last + 1)) - 1 };
+    let upto = if last >= 63 {
+        u64::MAX
+    } else {
+        (1u64 << (last + 1)) - 1
+    };
     match c {
         CapDrop::None => 0,
         CapDrop::All => upto,
-        CapDrop::List(names) => names
-            .iter()
-            .filter_map(|n| caps::Capability::from_str(&caps::to_canonical(n)).ok())
-            .fold(0u64, |m, cap| m | (1u64 << cap.index()))
-            & upto,
+        CapDrop::List(names) => {
+            names
+                .iter()
+                .filter_map(|n| caps::Capability::from_str(&caps::to_canonical(n)).ok())
+                .fold(0u64, |m, cap| m | (1u64 << cap.index()))
+                & upto
+        }
     }
 }
 
@@ -318,7 +383,12 @@ pub fn unshare_namespaces(spec: &SandboxSpec) -> Result<(), SandboxError> {
 /// In the new namespaces' first process: `/` made rprivate, a fresh /proc, the host name.
 /// Allocates (the host name); use [`Prepared::setup_inside`] after fork in a threaded program.
 pub fn setup_inside(spec: &SandboxSpec) -> Result<(), SandboxError> {
-    Prepared::new(&SandboxSpec { seccomp: SeccompChoice::Unconfined, cap_drop: CapDrop::None, ..spec.clone() })?.setup_inside()
+    Prepared::new(&SandboxSpec {
+        seccomp: SeccompChoice::Unconfined,
+        cap_drop: CapDrop::None,
+        ..spec.clone()
+    })?
+    .setup_inside()
 }
 
 /// Enters the namespaces of a running holder (setns through /proc/PID/ns/*); fork next so the
@@ -349,15 +419,27 @@ mod tests {
         let mut b = [0u8; 64];
         let p = ns_path(&mut b, 12345, b"mnt");
         // SAFETY: NUL-terminated above.
-        assert_eq!(unsafe { std::ffi::CStr::from_ptr(p) }.to_str().unwrap(), "/proc/12345/ns/mnt");
+        assert_eq!(
+            unsafe { std::ffi::CStr::from_ptr(p) }.to_str().unwrap(),
+            "/proc/12345/ns/mnt"
+        );
         let p = ns_path(&mut b, 0, b"pid");
-        assert_eq!(unsafe { std::ffi::CStr::from_ptr(p) }.to_str().unwrap(), "/proc/0/ns/pid");
+        assert_eq!(
+            unsafe { std::ffi::CStr::from_ptr(p) }.to_str().unwrap(),
+            "/proc/0/ns/pid"
+        );
     }
 
     #[test]
     fn drop_masks() {
         assert_eq!(drop_mask(&CapDrop::None), 0);
-        assert_eq!(drop_mask(&CapDrop::List(vec!["CAP_CHOWN".into(), "CAP_SYS_ADMIN".into()])), 1 | (1 << 21));
+        assert_eq!(
+            drop_mask(&CapDrop::List(vec![
+                "CAP_CHOWN".into(),
+                "CAP_SYS_ADMIN".into()
+            ])),
+            1 | (1 << 21)
+        );
         assert!(drop_mask(&CapDrop::All).count_ones() >= 38);
     }
 }

@@ -7,7 +7,9 @@ use std::path::PathBuf;
 #[derive(Debug, thiserror::Error)]
 pub enum SandboxError {
     /// A `sandbox_*` variable in conf.d / rc.conf holds a value we do not accept.
-    #[error("service {service}: {key}=\"{value}\" is not valid: {reason}; accepted values: {accepted}")]
+    #[error(
+        "service {service}: {key}=\"{value}\" is not valid: {reason}; accepted values: {accepted}"
+    )]
     BadSetting {
         service: String,
         key: &'static str,
@@ -17,7 +19,9 @@ pub enum SandboxError {
     },
 
     /// The seccomp profile file could not be read.
-    #[error("seccomp profile {path}: cannot read it: {source}; fix: check the path in sandbox_seccomp")]
+    #[error(
+        "seccomp profile {path}: cannot read it: {source}; fix: check the path in sandbox_seccomp"
+    )]
     ProfileRead {
         path: PathBuf,
         #[source]
@@ -35,7 +39,10 @@ pub enum SandboxError {
 
     /// The BPF compiler refused the rules (too many instructions, bad argument index...).
     #[error("seccomp filter {source_name}: cannot be compiled to BPF: {message}")]
-    Compile { source_name: String, message: String },
+    Compile {
+        source_name: String,
+        message: String,
+    },
 
     /// A system call of the sandbox setup failed. `step` names the operation.
     #[error("sandbox step `{step}` failed: {} ({hint})", std::io::Error::from_raw_os_error(*errno))]
@@ -47,7 +54,11 @@ pub enum SandboxError {
 
     /// The holder process whose namespaces we were asked to join is gone.
     #[error("holder pid {pid}: cannot open /proc/{pid}/ns/{ns}: {}; the service's holder is not running — start the service again (or zap its stale state)", std::io::Error::from_raw_os_error(*errno))]
-    HolderGone { pid: i32, ns: &'static str, errno: i32 },
+    HolderGone {
+        pid: i32,
+        ns: &'static str,
+        errno: i32,
+    },
 
     /// /proc/PID/status or /proc/PID/ns/* could not be read for a probe.
     #[error("probe of pid {pid}: cannot read {path}: {source}; is the process still running?")]
@@ -65,7 +76,11 @@ pub enum SandboxError {
 
 impl SandboxError {
     pub(crate) fn last_os(step: &'static str, hint: &'static str) -> Self {
-        SandboxError::Syscall { step, errno: errno(), hint }
+        SandboxError::Syscall {
+            step,
+            errno: errno(),
+            hint,
+        }
     }
 }
 

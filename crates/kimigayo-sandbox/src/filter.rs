@@ -4,8 +4,8 @@
 use std::collections::BTreeMap;
 
 use seccompiler::{
-    sock_filter, BpfProgram, SeccompAction, SeccompCmpArgLen, SeccompCmpOp, SeccompCondition, SeccompFilter,
-    SeccompRule, TargetArch,
+    sock_filter, BpfProgram, SeccompAction, SeccompCmpArgLen, SeccompCmpOp, SeccompCondition,
+    SeccompFilter, SeccompRule, TargetArch,
 };
 
 use crate::syscalls::{native_arch, syscall_nr};
@@ -15,31 +15,68 @@ use crate::SandboxError;
 /// architecture (`iopl`, `ioperm`, `uselib`, ... on aarch64) are skipped there.
 pub const DEFAULT_DENIED: &[&str] = &[
     // replacing the kernel, loading code into it
-    "kexec_load", "kexec_file_load", "init_module", "finit_module", "delete_module",
-    "create_module", "query_module", "get_kernel_syms", "uselib", "bpf",
+    "kexec_load",
+    "kexec_file_load",
+    "init_module",
+    "finit_module",
+    "delete_module",
+    "create_module",
+    "query_module",
+    "get_kernel_syms",
+    "uselib",
+    "bpf",
     // power and swap
-    "reboot", "swapon", "swapoff",
+    "reboot",
+    "swapon",
+    "swapoff",
     // mounting new filesystems (the sandbox sets up its mounts before the filter is loaded)
-    "mount", "umount2", "pivot_root", "move_mount", "fsopen", "fsmount", "fsconfig", "fspick",
-    "open_tree", "mount_setattr",
+    "mount",
+    "umount2",
+    "pivot_root",
+    "move_mount",
+    "fsopen",
+    "fsmount",
+    "fsconfig",
+    "fspick",
+    "open_tree",
+    "mount_setattr",
     // entering other namespaces
     "setns",
     // looking into or controlling other processes
-    "ptrace", "process_vm_readv", "process_vm_writev", "kcmp", "pidfd_getfd", "process_madvise",
+    "ptrace",
+    "process_vm_readv",
+    "process_vm_writev",
+    "kcmp",
+    "pidfd_getfd",
+    "process_madvise",
     // kernel keyrings
-    "add_key", "request_key", "keyctl",
+    "add_key",
+    "request_key",
+    "keyctl",
     // performance monitoring, page-fault handling
-    "perf_event_open", "userfaultfd",
+    "perf_event_open",
+    "userfaultfd",
     // system-wide accounting and quota
-    "acct", "quotactl", "quotactl_fd",
+    "acct",
+    "quotactl",
+    "quotactl_fd",
     // the system clock
-    "settimeofday", "clock_settime", "adjtimex", "clock_adjtime",
+    "settimeofday",
+    "clock_settime",
+    "adjtimex",
+    "clock_adjtime",
     // raw I/O ports
-    "iopl", "ioperm",
+    "iopl",
+    "ioperm",
     // kernel log, obsolete or dangerous interfaces
-    "syslog", "lookup_dcookie", "vhangup", "nfsservctl", "_sysctl",
+    "syslog",
+    "lookup_dcookie",
+    "vhangup",
+    "nfsservctl",
+    "_sysctl",
     // file handles bypass path permissions
-    "open_by_handle_at", "name_to_handle_at",
+    "open_by_handle_at",
+    "name_to_handle_at",
 ];
 
 /// Rules of the default filter that depend on arguments (syscall, what is denied, errno).
@@ -134,7 +171,10 @@ impl std::fmt::Debug for CompiledFilter {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("CompiledFilter")
             .field("source", &self.source)
-            .field("program_lengths", &self.programs.iter().map(Vec::len).collect::<Vec<_>>())
+            .field(
+                "program_lengths",
+                &self.programs.iter().map(Vec::len).collect::<Vec<_>>(),
+            )
             .field("warnings", &self.warnings)
             .finish()
     }
@@ -154,26 +194,49 @@ pub fn default_filter_for(arch: TargetArch) -> Result<CompiledFilter, SandboxErr
             rules.add(eperm, nr, None);
         }
     }
-    let masked = |flag: u64| cond(0, SeccompCmpArgLen::Dword, SeccompCmpOp::MaskedEq(flag), flag);
+    let masked = |flag: u64| {
+        cond(
+            0,
+            SeccompCmpArgLen::Dword,
+            SeccompCmpOp::MaskedEq(flag),
+            flag,
+        )
+    };
     for flag in NS_FLAGS_CLONE.iter().copied().chain([CLONE_NEWTIME]) {
         let nr = syscall_nr(arch, "unshare").expect("unshare exists everywhere");
-        rules.add(eperm, nr, Some(SeccompRule::new(vec![masked(flag)]).expect("non-empty rule")));
+        rules.add(
+            eperm,
+            nr,
+            Some(SeccompRule::new(vec![masked(flag)]).expect("non-empty rule")),
+        );
     }
     for flag in NS_FLAGS_CLONE {
         let nr = syscall_nr(arch, "clone").expect("clone exists everywhere");
-        rules.add(eperm, nr, Some(SeccompRule::new(vec![masked(flag)]).expect("non-empty rule")));
+        rules.add(
+            eperm,
+            nr,
+            Some(SeccompRule::new(vec![masked(flag)]).expect("non-empty rule")),
+        );
     }
     let personality = SeccompRule::new(vec![
         cond(0, SeccompCmpArgLen::Dword, SeccompCmpOp::Ne, 0),
         cond(0, SeccompCmpArgLen::Dword, SeccompCmpOp::Ne, 0xffff_ffff),
     ])
     .expect("non-empty rule");
-    rules.add(eperm, syscall_nr(arch, "personality").expect("personality exists"), Some(personality));
+    rules.add(
+        eperm,
+        syscall_nr(arch, "personality").expect("personality exists"),
+        Some(personality),
+    );
     if let Some(nr) = syscall_nr(arch, "clone3") {
         rules.add(Action::Errno(libc::ENOSYS as u32), nr, None);
     }
     let programs = build_programs(Action::Allow, &rules, arch, "default")?;
-    Ok(CompiledFilter { source: "default".into(), programs, warnings: Vec::new() })
+    Ok(CompiledFilter {
+        source: "default".into(),
+        programs,
+        warnings: Vec::new(),
+    })
 }
 
 fn cond(index: u8, len: SeccompCmpArgLen, op: SeccompCmpOp, value: u64) -> SeccompCondition {
@@ -191,9 +254,20 @@ pub(crate) fn build_programs(
     source: &str,
 ) -> Result<Vec<BpfProgram>, SandboxError> {
     let compile = |chains: BTreeMap<i64, Vec<SeccompRule>>, mismatch: Action, matched: Action| {
-        let f = SeccompFilter::new(chains, mismatch.to_seccompiler(), matched.to_seccompiler(), arch)
-            .map_err(|e| SandboxError::Compile { source_name: source.into(), message: e.to_string() })?;
-        BpfProgram::try_from(f).map_err(|e| SandboxError::Compile { source_name: source.into(), message: e.to_string() })
+        let f = SeccompFilter::new(
+            chains,
+            mismatch.to_seccompiler(),
+            matched.to_seccompiler(),
+            arch,
+        )
+        .map_err(|e| SandboxError::Compile {
+            source_name: source.into(),
+            message: e.to_string(),
+        })?;
+        BpfProgram::try_from(f).map_err(|e| SandboxError::Compile {
+            source_name: source.into(),
+            message: e.to_string(),
+        })
     };
     let to_chains = |m: &BTreeMap<i64, Chain>| -> BTreeMap<i64, Vec<SeccompRule>> {
         m.iter()
@@ -205,26 +279,33 @@ pub(crate) fn build_programs(
     };
 
     let mut programs = vec![arch_guard(arch)];
-    let groups: Vec<(&Action, &BTreeMap<i64, Chain>)> =
-        rules.by_action.iter().filter(|(a, m)| **a != default && !m.is_empty()).collect();
+    let groups: Vec<(&Action, &BTreeMap<i64, Chain>)> = rules
+        .by_action
+        .iter()
+        .filter(|(a, m)| **a != default && !m.is_empty())
+        .collect();
+    // The default program goes last: once it is loaded, seccomp(2) itself may be denied (an
+    // allow-list profile need not list it), so no further program could be installed.
+    for (action, m) in &groups {
+        if **action != Action::Allow {
+            programs.push(compile(to_chains(m), Action::Allow, **action)?);
+        }
+    }
     if default != Action::Allow {
         let mut union = RuleSet::default();
         for (_, m) in &groups {
             for (nr, c) in m.iter() {
                 match c {
                     Chain::Always => union.add(Action::Allow, *nr, None),
-                    Chain::When(rs) => rs.iter().for_each(|r| union.add(Action::Allow, *nr, Some(r.clone()))),
+                    Chain::When(rs) => rs
+                        .iter()
+                        .for_each(|r| union.add(Action::Allow, *nr, Some(r.clone()))),
                 }
             }
         }
         let empty = BTreeMap::new();
         let chains = to_chains(union.by_action.get(&Action::Allow).unwrap_or(&empty));
         programs.push(compile(chains, default, Action::Allow)?);
-    }
-    for (action, m) in groups {
-        if *action != Action::Allow {
-            programs.push(compile(to_chains(m), Action::Allow, *action)?);
-        }
     }
     Ok(programs)
 }
@@ -234,7 +315,7 @@ pub(crate) fn build_programs(
 /// whose calls share the x86_64 audit arch and would otherwise slip past number-based rules.
 /// It also makes every confined process show `Seccomp: 2`, even under an allow-all profile.
 fn arch_guard(arch: TargetArch) -> BpfProgram {
-    const LD_W_ABS: u16 = 0x00 | 0x00 | 0x20;
+    const LD_W_ABS: u16 = 0x20; // BPF_LD | BPF_W | BPF_ABS
     const JEQ_K: u16 = 0x05 | 0x10;
     const JGE_K: u16 = 0x05 | 0x30;
     const RET_K: u16 = 0x06;
@@ -275,10 +356,18 @@ struct SockFprog {
 /// `apply_filter` it does not force no_new_privs, so `sandbox_no_new_privs=no` is honoured.
 pub fn load_filter(filter: &CompiledFilter) -> Result<(), SandboxError> {
     for p in &filter.programs {
-        let prog = SockFprog { len: p.len() as libc::c_ushort, filter: p.as_ptr() };
+        let prog = SockFprog {
+            len: p.len() as libc::c_ushort,
+            filter: p.as_ptr(),
+        };
         // SAFETY: prog points at a live, correctly laid out BPF program; the kernel copies it.
         let rc = unsafe {
-            libc::syscall(libc::SYS_seccomp, libc::SECCOMP_SET_MODE_FILTER, 0 as libc::c_ulong, &prog as *const SockFprog)
+            libc::syscall(
+                libc::SYS_seccomp,
+                libc::SECCOMP_SET_MODE_FILTER,
+                0 as libc::c_ulong,
+                &prog as *const SockFprog,
+            )
         };
         if rc != 0 {
             return Err(SandboxError::last_os(
@@ -310,7 +399,8 @@ mod tests {
         for n in DEFAULT_DENIED {
             assert!(seen.insert(n), "{n} listed twice");
             assert!(
-                syscall_nr(TargetArch::x86_64, n).is_some() || syscall_nr(TargetArch::aarch64, n).is_some(),
+                syscall_nr(TargetArch::x86_64, n).is_some()
+                    || syscall_nr(TargetArch::aarch64, n).is_some(),
                 "{n} is on no architecture"
             );
         }

@@ -64,10 +64,10 @@ pub use error::SandboxError;
 pub use filter::{default_filter, default_filter_for, load_filter, Action, CompiledFilter};
 pub use oci::{compile_profile, compile_profile_str};
 pub use probe::{probe, SandboxReport, NS_ENTRIES};
+pub use seccompiler::TargetArch;
 pub use spawn::spawn_confined;
 pub use spec::{CapDrop, Namespaces, SandboxSpec, SeccompChoice, KEYS};
 pub use syscalls::{native_arch, syscall_nr};
-pub use seccompiler::TargetArch;
 
 /// Syscalls the default filter denies with EPERM whatever their arguments (the list in the
 /// crate documentation).

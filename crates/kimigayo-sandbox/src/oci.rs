@@ -15,7 +15,8 @@ use crate::syscalls::{go_arch_name, native_arch, scmp_arch_name, syscall_nr};
 use crate::SandboxError;
 use seccompiler::{SeccompCmpArgLen, SeccompCmpOp, SeccompCondition, SeccompRule, TargetArch};
 
-const ACTIONS: &str = "SCMP_ACT_ALLOW, SCMP_ACT_ERRNO, SCMP_ACT_KILL, SCMP_ACT_KILL_PROCESS, SCMP_ACT_KILL_THREAD, \
+const ACTIONS: &str =
+    "SCMP_ACT_ALLOW, SCMP_ACT_ERRNO, SCMP_ACT_KILL, SCMP_ACT_KILL_PROCESS, SCMP_ACT_KILL_THREAD, \
                        SCMP_ACT_TRAP, SCMP_ACT_TRACE, SCMP_ACT_LOG";
 const OPS: &str = "SCMP_CMP_NE, SCMP_CMP_LT, SCMP_CMP_LE, SCMP_CMP_EQ, SCMP_CMP_GE, SCMP_CMP_GT, SCMP_CMP_MASKED_EQ";
 
@@ -82,13 +83,19 @@ struct Filter {
 
 /// Reads and compiles an OCI/Docker seccomp JSON profile for the architecture we run on.
 pub fn compile_profile(path: &Path) -> Result<CompiledFilter, SandboxError> {
-    let text = std::fs::read_to_string(path)
-        .map_err(|source| SandboxError::ProfileRead { path: path.to_path_buf(), source })?;
+    let text = std::fs::read_to_string(path).map_err(|source| SandboxError::ProfileRead {
+        path: path.to_path_buf(),
+        source,
+    })?;
     compile_profile_str(path, &text, native_arch())
 }
 
 /// Compiles profile text (named `path` in messages) for `arch`.
-pub fn compile_profile_str(path: &Path, text: &str, arch: TargetArch) -> Result<CompiledFilter, SandboxError> {
+pub fn compile_profile_str(
+    path: &Path,
+    text: &str,
+    arch: TargetArch,
+) -> Result<CompiledFilter, SandboxError> {
     let err = |json_path: String, message: String, fix: String| SandboxError::Profile {
         path: path.to_path_buf(),
         json_path,
@@ -113,9 +120,15 @@ pub fn compile_profile_str(path: &Path, text: &str, arch: TargetArch) -> Result<
     let mut warnings = Vec::new();
     let native = scmp_arch_name(arch);
     let listed = profile.architectures.iter().any(|a| a == native)
-        || profile.arch_map.iter().any(|m| m.architecture == native || m.sub_architectures.iter().any(|s| s == native));
-    if !(profile.architectures.is_empty() && profile.arch_map.is_empty()) && !listed {
-        warnings.push(format!("$.architectures: {native} is not listed; the rules are applied to it anyway"));
+        || profile
+            .arch_map
+            .iter()
+            .any(|m| m.architecture == native || m.sub_architectures.iter().any(|s| s == native));
+    let any_listed = !(profile.architectures.is_empty() && profile.arch_map.is_empty());
+    if any_listed && !listed {
+        warnings.push(format!(
+            "$.architectures: {native} is not listed; the rules are applied to it anyway"
+        ));
     }
 
     let default = parse_action(&profile.default_action, profile.default_errno_ret)
@@ -130,7 +143,11 @@ pub fn compile_profile_str(path: &Path, text: &str, arch: TargetArch) -> Result<
         let mut names: Vec<&String> = rule.names.iter().collect();
         names.extend(rule.name.iter());
         if names.is_empty() {
-            return Err(err(format!("{at}.names"), "the rule names no syscall".into(), "add \"names\": [\"...\"]".into()));
+            return Err(err(
+                format!("{at}.names"),
+                "the rule names no syscall".into(),
+                "add \"names\": [\"...\"]".into(),
+            ));
         }
         let mut conditions = Vec::new();
         for (j, a) in rule.args.iter().enumerate() {
@@ -146,7 +163,9 @@ pub fn compile_profile_str(path: &Path, text: &str, arch: TargetArch) -> Result<
         }
         for (j, name) in rule.names.iter().chain(rule.name.iter()).enumerate() {
             let Some(nr) = syscall_nr(arch, name) else {
-                warnings.push(format!("{at}.names[{j}]: \"{name}\" is not a syscall on {arch:?}; skipped"));
+                warnings.push(format!(
+                    "{at}.names[{j}]: \"{name}\" is not a syscall on {arch:?}; skipped"
+                ));
                 continue;
             };
             let r = if conditions.is_empty() {
@@ -158,7 +177,11 @@ pub fn compile_profile_str(path: &Path, text: &str, arch: TargetArch) -> Result<
         }
     }
     let programs = build_programs(default, &rules, arch, &path.display().to_string())?;
-    Ok(CompiledFilter { source: path.display().to_string(), programs, warnings })
+    Ok(CompiledFilter {
+        source: path.display().to_string(),
+        programs,
+        warnings,
+    })
 }
 
 fn parse_action(name: &str, errno_ret: Option<u32>) -> Result<Action, String> {
@@ -170,14 +193,19 @@ fn parse_action(name: &str, errno_ret: Option<u32>) -> Result<Action, String> {
         "SCMP_ACT_TRAP" => Action::Trap,
         "SCMP_ACT_TRACE" => Action::Trace(errno_ret.unwrap_or(0)),
         "SCMP_ACT_LOG" => Action::Log,
-        "SCMP_ACT_NOTIFY" => return Err("SCMP_ACT_NOTIFY needs a seccomp agent, which Kimigayo has not".into()),
+        "SCMP_ACT_NOTIFY" => {
+            return Err("SCMP_ACT_NOTIFY needs a seccomp agent, which Kimigayo has not".into())
+        }
         other => return Err(format!("unknown action \"{other}\"")),
     })
 }
 
 fn condition(a: &Arg) -> Result<SeccompCondition, (String, String)> {
     if a.index > 5 {
-        return Err((format!("argument index {} is out of range", a.index), "use an index from 0 to 5".into()));
+        return Err((
+            format!("argument index {} is out of range", a.index),
+            "use an index from 0 to 5".into(),
+        ));
     }
     let op = match a.op.as_str() {
         "SCMP_CMP_NE" => SeccompCmpOp::Ne,
@@ -188,10 +216,20 @@ fn condition(a: &Arg) -> Result<SeccompCondition, (String, String)> {
         "SCMP_CMP_GT" => SeccompCmpOp::Gt,
         // libseccomp: (arg & value) == valueTwo
         "SCMP_CMP_MASKED_EQ" => {
-            return SeccompCondition::new(a.index as u8, SeccompCmpArgLen::Qword, SeccompCmpOp::MaskedEq(a.value), a.value_two)
-                .map_err(|e| (e.to_string(), "use an index from 0 to 5".into()))
+            return SeccompCondition::new(
+                a.index as u8,
+                SeccompCmpArgLen::Qword,
+                SeccompCmpOp::MaskedEq(a.value),
+                a.value_two,
+            )
+            .map_err(|e| (e.to_string(), "use an index from 0 to 5".into()))
         }
-        other => return Err((format!("unknown op \"{other}\""), format!("use one of {OPS}"))),
+        other => {
+            return Err((
+                format!("unknown op \"{other}\""),
+                format!("use one of {OPS}"),
+            ))
+        }
     };
     SeccompCondition::new(a.index as u8, SeccompCmpArgLen::Qword, op, a.value)
         .map_err(|e| (e.to_string(), "use an index from 0 to 5".into()))
@@ -199,11 +237,15 @@ fn condition(a: &Arg) -> Result<SeccompCondition, (String, String)> {
 
 /// Why a rule does not apply here (Docker's includes/excludes), if it does not.
 fn skipped(rule: &SyscallRule, arch: TargetArch, kernel: (u32, u32)) -> Option<String> {
-    let names = [go_arch_name(arch), scmp_arch_name(arch), match arch {
-        TargetArch::x86_64 => "x86_64",
-        TargetArch::aarch64 => "aarch64",
-        TargetArch::riscv64 => "riscv64",
-    }];
+    let names = [
+        go_arch_name(arch),
+        scmp_arch_name(arch),
+        match arch {
+            TargetArch::x86_64 => "x86_64",
+            TargetArch::aarch64 => "aarch64",
+            TargetArch::riscv64 => "riscv64",
+        },
+    ];
     let inc = rule.includes.as_ref().map(|f| (f, true)).into_iter();
     let exc = rule.excludes.as_ref().map(|f| (f, false)).into_iter();
     for (f, include) in inc.chain(exc) {
@@ -231,12 +273,17 @@ fn skipped(rule: &SyscallRule, arch: TargetArch, kernel: (u32, u32)) -> Option<S
 }
 
 fn parse_version(s: &str) -> Option<(u32, u32)> {
-    let mut it = s.split(|c: char| !c.is_ascii_digit()).filter(|p| !p.is_empty());
+    let mut it = s
+        .split(|c: char| !c.is_ascii_digit())
+        .filter(|p| !p.is_empty());
     Some((it.next()?.parse().ok()?, it.next()?.parse().ok()?))
 }
 
 fn kernel_version() -> (u32, u32) {
-    std::fs::read_to_string("/proc/sys/kernel/osrelease").ok().and_then(|s| parse_version(&s)).unwrap_or((0, 0))
+    std::fs::read_to_string("/proc/sys/kernel/osrelease")
+        .ok()
+        .and_then(|s| parse_version(&s))
+        .unwrap_or((0, 0))
 }
 
 #[cfg(test)]
@@ -252,8 +299,13 @@ mod tests {
         let e = compile(r#"{"defaultAction": "SCMP_ACT_ALLOW", "syscalls": [{"names": ["read"], "action": 5}]}"#)
             .unwrap_err()
             .to_string();
-        assert!(e.contains("/etc/p.json") && e.contains("$.syscalls[0].action") && e.contains("fix:"), "{e}");
-        let e = compile(r#"{"defaultAction": "SCMP_ACT_ALLOW", "syscalls": [ "#).unwrap_err().to_string();
+        assert!(
+            e.contains("/etc/p.json") && e.contains("$.syscalls[0].action") && e.contains("fix:"),
+            "{e}"
+        );
+        let e = compile(r#"{"defaultAction": "SCMP_ACT_ALLOW", "syscalls": [ "#)
+            .unwrap_err()
+            .to_string();
         assert!(e.contains("repair the JSON syntax near line 1"), "{e}");
         let e = compile(r#"{"syscalls": []}"#).unwrap_err().to_string();
         assert!(e.contains("defaultAction"), "{e}");
@@ -261,15 +313,23 @@ mod tests {
 
     #[test]
     fn bad_action_and_op_are_named() {
-        let e = compile(r#"{"defaultAction": "SCMP_ACT_DENY"}"#).unwrap_err().to_string();
-        assert!(e.contains("$.defaultAction") && e.contains("SCMP_ACT_ERRNO"), "{e}");
+        let e = compile(r#"{"defaultAction": "SCMP_ACT_DENY"}"#)
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.contains("$.defaultAction") && e.contains("SCMP_ACT_ERRNO"),
+            "{e}"
+        );
         let e = compile(
             r#"{"defaultAction": "SCMP_ACT_ALLOW", "syscalls": [{"names": ["personality"], "action": "SCMP_ACT_ERRNO",
                 "args": [{"index": 0, "value": 1, "op": "SCMP_CMP_LIKE"}]}]}"#,
         )
         .unwrap_err()
         .to_string();
-        assert!(e.contains("$.syscalls[0].args[0]") && e.contains("SCMP_CMP_MASKED_EQ"), "{e}");
+        assert!(
+            e.contains("$.syscalls[0].args[0]") && e.contains("SCMP_CMP_MASKED_EQ"),
+            "{e}"
+        );
         let e = compile(
             r#"{"defaultAction": "SCMP_ACT_ALLOW", "syscalls": [{"names": ["personality"], "action": "SCMP_ACT_ERRNO",
                 "args": [{"index": 7, "value": 1, "op": "SCMP_CMP_EQ"}]}]}"#,
@@ -290,10 +350,19 @@ mod tests {
         )
         .unwrap();
         let w = f.warnings.join("\n");
-        assert!(w.contains("$.syscalls[0].names[2]: \"arm_fadvise64_64\""), "{w}");
+        assert!(
+            w.contains("$.syscalls[0].names[2]: \"arm_fadvise64_64\""),
+            "{w}"
+        );
         assert!(w.contains("$.syscalls[0].names[3]: \"not_a_call\""), "{w}");
-        assert!(w.contains("$.syscalls[1]: skipped: only for architectures"), "{w}");
-        assert!(w.contains("$.syscalls[2]: skipped: only for holders of"), "{w}");
+        assert!(
+            w.contains("$.syscalls[1]: skipped: only for architectures"),
+            "{w}"
+        );
+        assert!(
+            w.contains("$.syscalls[2]: skipped: only for holders of"),
+            "{w}"
+        );
         // guard + default program (no group program for ALLOW)
         assert_eq!(f.programs.len(), 2);
     }

@@ -39,7 +39,9 @@ impl SandboxReport {
                 1 => "strict",
                 _ => "filter",
             },
-            self.seccomp_filters.map(|n| n.to_string()).unwrap_or_else(|| "?".into()),
+            self.seccomp_filters
+                .map(|n| n.to_string())
+                .unwrap_or_else(|| "?".into()),
             if self.no_new_privs { 1 } else { 0 },
             self.cap_eff,
             self.cap_bnd
@@ -54,12 +56,23 @@ impl SandboxReport {
 /// Reads the sandbox state of `pid` (use `std::process::id()` for ourselves).
 pub fn probe(pid: i32) -> Result<SandboxReport, SandboxError> {
     let status_path = format!("/proc/{pid}/status");
-    let status = std::fs::read_to_string(&status_path)
-        .map_err(|source| SandboxError::Probe { pid, path: status_path.clone(), source })?;
+    let status = std::fs::read_to_string(&status_path).map_err(|source| SandboxError::Probe {
+        pid,
+        path: status_path.clone(),
+        source,
+    })?;
     let field = |name: &str| {
-        status.lines().find_map(|l| l.strip_prefix(name).and_then(|r| r.strip_prefix(':')).map(str::trim))
+        status.lines().find_map(|l| {
+            l.strip_prefix(name)
+                .and_then(|r| r.strip_prefix(':'))
+                .map(str::trim)
+        })
     };
-    let hex = |name: &str| field(name).and_then(|v| u64::from_str_radix(v, 16).ok()).unwrap_or(0);
+    let hex = |name: &str| {
+        field(name)
+            .and_then(|v| u64::from_str_radix(v, 16).ok())
+            .unwrap_or(0)
+    };
     let mut namespaces = BTreeMap::new();
     for ns in NS_ENTRIES {
         let path = format!("/proc/{pid}/ns/{ns}");
@@ -67,7 +80,11 @@ pub fn probe(pid: i32) -> Result<SandboxReport, SandboxError> {
             Ok(target) => {
                 // "mnt:[4026531841]"
                 let t = target.to_string_lossy();
-                if let Some(id) = t.split('[').nth(1).and_then(|r| r.trim_end_matches(']').parse().ok()) {
+                if let Some(id) = t
+                    .split('[')
+                    .nth(1)
+                    .and_then(|r| r.trim_end_matches(']').parse().ok())
+                {
                     namespaces.insert(ns.to_string(), id);
                 }
             }
@@ -85,7 +102,13 @@ pub fn probe(pid: i32) -> Result<SandboxReport, SandboxError> {
         cap_inh: hex("CapInh"),
         cap_bnd: hex("CapBnd"),
         cap_amb: hex("CapAmb"),
-        ns_pids: field("NSpid").map(|v| v.split_whitespace().filter_map(|p| p.parse().ok()).collect()).unwrap_or_default(),
+        ns_pids: field("NSpid")
+            .map(|v| {
+                v.split_whitespace()
+                    .filter_map(|p| p.parse().ok())
+                    .collect()
+            })
+            .unwrap_or_default(),
         namespaces,
     })
 }

@@ -40,7 +40,7 @@ pub fn try_syscall(name: &str) -> Option<i32> {
     use libc::*;
     let nowhere = c"/nonexistent/kimigayo-selftest".as_ptr();
     let nopid: pid_t = 0x3fff_fff0; // above pid_max: ESRCH
-    // SAFETY: every call gets arguments the kernel rejects or that change nothing.
+                                    // SAFETY: every call gets arguments the kernel rejects or that change nothing.
     let rc: c_long = unsafe {
         match name {
             "ptrace" => syscall(SYS_ptrace, PTRACE_ATTACH, nopid, 0, 0),
@@ -69,7 +69,11 @@ pub fn try_syscall(name: &str) -> Option<i32> {
             "unshare" => syscall(SYS_unshare, CLONE_NEWUTS),
             "init_module" => syscall(SYS_init_module, 0, 0, c"".as_ptr()),
             "finit_module" => syscall(SYS_finit_module, -1i64, c"".as_ptr(), 0),
-            "delete_module" => syscall(SYS_delete_module, c"kimigayo_no_such_module".as_ptr(), O_NONBLOCK),
+            "delete_module" => syscall(
+                SYS_delete_module,
+                c"kimigayo_no_such_module".as_ptr(),
+                O_NONBLOCK,
+            ),
             "acct" => syscall(SYS_acct, nowhere),
             "bpf" => syscall(SYS_bpf, -1i64, 0, 0),
             _ => return None,

@@ -30,16 +30,26 @@ const EXEC_HINT: &str = "is the program present and executable inside the sandbo
 /// 128 + signal number when a signal killed it. A sandbox step that fails in the child comes
 /// back as [`SandboxError::Syscall`] naming the step. Safe to call from a multi-threaded
 /// program: everything after fork is async-signal-safe.
-pub fn spawn_confined<S: AsRef<OsStr>>(spec: &SandboxSpec, argv: &[S]) -> Result<i32, SandboxError> {
-    let program = argv.first().map(|a| a.as_ref().to_string_lossy().into_owned()).unwrap_or_default();
-    let spawn_err = |message: String| SandboxError::Spawn { program: program.clone(), message };
+pub fn spawn_confined<S: AsRef<OsStr>>(
+    spec: &SandboxSpec,
+    argv: &[S],
+) -> Result<i32, SandboxError> {
+    let program = argv
+        .first()
+        .map(|a| a.as_ref().to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let spawn_err = |message: String| SandboxError::Spawn {
+        program: program.clone(),
+        message,
+    };
     if argv.is_empty() {
         return Err(spawn_err("empty argv".into()));
     }
     let prepared = Prepared::new(spec)?;
     let path = resolve(Path::new(argv[0].as_ref()))
         .ok_or_else(|| spawn_err("not found in PATH; give an absolute path".into()))?;
-    let path = CString::new(path.as_os_str().as_bytes()).map_err(|_| spawn_err("NUL in path".into()))?;
+    let path =
+        CString::new(path.as_os_str().as_bytes()).map_err(|_| spawn_err("NUL in path".into()))?;
     let args: Vec<CString> = argv
         .iter()
         .map(|a| CString::new(a.as_ref().as_bytes()))
@@ -58,7 +68,10 @@ pub fn spawn_confined<S: AsRef<OsStr>>(spec: &SandboxSpec, argv: &[S]) -> Result
     let pid = unsafe { libc::fork() };
     if pid < 0 {
         // SAFETY: our descriptors.
-        unsafe { libc::close(rd); libc::close(wr) };
+        unsafe {
+            libc::close(rd);
+            libc::close(wr)
+        };
         return Err(SandboxError::last_os("fork", "out of processes?"));
     }
     if pid == 0 {
@@ -73,7 +86,13 @@ pub fn spawn_confined<S: AsRef<OsStr>>(spec: &SandboxSpec, argv: &[S]) -> Result
     let mut got = 0;
     while got < size {
         // SAFETY: writes within rep.
-        let n = unsafe { libc::read(rd, (rep.as_mut_ptr() as *mut u8).add(got) as *mut libc::c_void, size - got) };
+        let n = unsafe {
+            libc::read(
+                rd,
+                (rep.as_mut_ptr() as *mut u8).add(got) as *mut libc::c_void,
+                size - got,
+            )
+        };
         if n < 0 && crate::error::errno() == libc::EINTR {
             continue;
         }
@@ -91,11 +110,21 @@ pub fn spawn_confined<S: AsRef<OsStr>>(spec: &SandboxSpec, argv: &[S]) -> Result
         // SAFETY: pointers to 'static str data of this very binary (see Report).
         let (step, hint) = unsafe {
             (
-                std::str::from_utf8_unchecked(std::slice::from_raw_parts(rep.step_ptr as *const u8, rep.step_len)),
-                std::str::from_utf8_unchecked(std::slice::from_raw_parts(rep.hint_ptr as *const u8, rep.hint_len)),
+                std::str::from_utf8_unchecked(std::slice::from_raw_parts(
+                    rep.step_ptr as *const u8,
+                    rep.step_len,
+                )),
+                std::str::from_utf8_unchecked(std::slice::from_raw_parts(
+                    rep.hint_ptr as *const u8,
+                    rep.hint_len,
+                )),
             )
         };
-        return Err(SandboxError::Syscall { step, errno: rep.errno, hint });
+        return Err(SandboxError::Syscall {
+            step,
+            errno: rep.errno,
+            hint,
+        });
     }
     Ok(code)
 }
@@ -118,7 +147,14 @@ fn child(p: &Prepared, wr: i32, path: &CString, argv: &[*const libc::c_char]) ->
         }
         // SAFETY: NUL-terminated path and argv.
         unsafe { libc::execv(path.as_ptr(), argv.as_ptr()) };
-        fail(wr, &SandboxError::Syscall { step: EXEC_STEP, errno: crate::error::errno(), hint: EXEC_HINT });
+        fail(
+            wr,
+            &SandboxError::Syscall {
+                step: EXEC_STEP,
+                errno: crate::error::errno(),
+                hint: EXEC_HINT,
+            },
+        );
     }
     // SAFETY: our descriptor; the grandchild keeps its copy until exec closes it.
     unsafe { libc::close(wr) };
@@ -142,7 +178,11 @@ fn fail(wr: i32, e: &SandboxError) -> ! {
     };
     // SAFETY: write(2) of a plain struct, then _exit.
     unsafe {
-        libc::write(wr, &rep as *const Report as *const libc::c_void, std::mem::size_of::<Report>());
+        libc::write(
+            wr,
+            &rep as *const Report as *const libc::c_void,
+            std::mem::size_of::<Report>(),
+        );
         libc::_exit(127)
     }
 }
@@ -174,5 +214,7 @@ fn resolve(prog: &Path) -> Option<PathBuf> {
         return Some(prog.to_path_buf());
     }
     let path = std::env::var_os("PATH").unwrap_or_else(|| "/usr/sbin:/usr/bin:/sbin:/bin".into());
-    std::env::split_paths(&path).map(|d| d.join(prog)).find(|c| c.is_file())
+    std::env::split_paths(&path)
+        .map(|d| d.join(prog))
+        .find(|c| c.is_file())
 }

@@ -55,18 +55,39 @@ pub const KEY_CAP_DROP: &str = "sandbox_cap_drop";
 pub const KEY_NO_NEW_PRIVS: &str = "sandbox_no_new_privs";
 pub const KEY_HOSTNAME: &str = "sandbox_hostname";
 /// Every key [`SandboxSpec::from_vars`] reads.
-pub const KEYS: [&str; 5] = [KEY_NAMESPACES, KEY_SECCOMP, KEY_CAP_DROP, KEY_NO_NEW_PRIVS, KEY_HOSTNAME];
+pub const KEYS: [&str; 5] = [
+    KEY_NAMESPACES,
+    KEY_SECCOMP,
+    KEY_CAP_DROP,
+    KEY_NO_NEW_PRIVS,
+    KEY_HOSTNAME,
+];
 
-const ACCEPT_NS: &str = "a space-separated subset of \"mount pid ipc uts net\" (pid needs mount), or \"none\"";
-const ACCEPT_SECCOMP: &str = "\"default\", \"unconfined\", or an absolute path to an OCI/Docker seccomp JSON profile";
+const ACCEPT_NS: &str =
+    "a space-separated subset of \"mount pid ipc uts net\" (pid needs mount), or \"none\"";
+const ACCEPT_SECCOMP: &str =
+    "\"default\", \"unconfined\", or an absolute path to an OCI/Docker seccomp JSON profile";
 const ACCEPT_CAPS: &str = "\"ALL\", \"none\", or capability names such as \"CAP_SYS_ADMIN CAP_NET_RAW\" (see capabilities(7))";
 const ACCEPT_BOOL: &str = "yes, no (also true/false, on/off, 1/0)";
-const ACCEPT_HOST: &str = "1 to 64 characters of letters, digits, '.', '-' and '_', not starting with '-'";
+const ACCEPT_HOST: &str =
+    "1 to 64 characters of letters, digits, '.', '-' and '_', not starting with '-'";
 
 impl Namespaces {
     /// The default: mount, pid, ipc and uts; no private network.
-    pub const DEFAULT: Namespaces = Namespaces { mount: true, pid: true, ipc: true, uts: true, net: false };
-    pub const NONE: Namespaces = Namespaces { mount: false, pid: false, ipc: false, uts: false, net: false };
+    pub const DEFAULT: Namespaces = Namespaces {
+        mount: true,
+        pid: true,
+        ipc: true,
+        uts: true,
+        net: false,
+    };
+    pub const NONE: Namespaces = Namespaces {
+        mount: false,
+        pid: false,
+        ipc: false,
+        uts: false,
+        net: false,
+    };
 
     /// `CLONE_NEW*` flags for unshare(2).
     pub fn clone_flags(&self) -> libc::c_int {
@@ -91,7 +112,13 @@ impl Namespaces {
 
     /// Names as written in `sandbox_namespaces`, in a fixed order.
     pub fn names(&self) -> Vec<&'static str> {
-        let all = [("mount", self.mount), ("pid", self.pid), ("ipc", self.ipc), ("uts", self.uts), ("net", self.net)];
+        let all = [
+            ("mount", self.mount),
+            ("pid", self.pid),
+            ("ipc", self.ipc),
+            ("uts", self.uts),
+            ("net", self.net),
+        ];
         all.iter().filter(|(_, on)| *on).map(|(n, _)| *n).collect()
     }
 
@@ -104,7 +131,10 @@ impl Namespaces {
             ("pid", "pid", self.pid),
             ("mount", "mnt", self.mount),
         ];
-        all.iter().filter(|(_, _, on)| *on).map(|(n, p, _)| (*n, *p)).collect()
+        all.iter()
+            .filter(|(_, _, on)| *on)
+            .map(|(n, p, _)| (*n, *p))
+            .collect()
     }
 
     pub fn is_empty(&self) -> bool {
@@ -138,19 +168,29 @@ impl SandboxSpec {
 
     /// Reads the `sandbox_*` variables through `get` (conf.d then rc.conf, as the caller merges
     /// them). Unset or empty variables keep the defaults of [`SandboxSpec::default_for`].
-    pub fn from_vars(service: &str, get: &dyn Fn(&str) -> Option<String>) -> Result<Self, SandboxError> {
+    pub fn from_vars(
+        service: &str,
+        get: &dyn Fn(&str) -> Option<String>,
+    ) -> Result<Self, SandboxError> {
         let mut spec = SandboxSpec::default_for(service);
-        let val = |key: &str| get(key).map(|v| v.trim().to_string()).filter(|v| !v.is_empty());
-        let bad = |key: &'static str, value: &str, reason: String, accepted: &'static str| SandboxError::BadSetting {
-            service: service.to_string(),
-            key,
-            value: value.to_string(),
-            reason,
-            accepted,
+        let val = |key: &str| {
+            get(key)
+                .map(|v| v.trim().to_string())
+                .filter(|v| !v.is_empty())
+        };
+        let bad = |key: &'static str, value: &str, reason: String, accepted: &'static str| {
+            SandboxError::BadSetting {
+                service: service.to_string(),
+                key,
+                value: value.to_string(),
+                reason,
+                accepted,
+            }
         };
 
         if let Some(v) = val(KEY_NAMESPACES) {
-            spec.namespaces = parse_namespaces(&v).map_err(|r| bad(KEY_NAMESPACES, &v, r, ACCEPT_NS))?;
+            spec.namespaces =
+                parse_namespaces(&v).map_err(|r| bad(KEY_NAMESPACES, &v, r, ACCEPT_NS))?;
         }
         if let Some(v) = val(KEY_SECCOMP) {
             spec.seccomp = match v.as_str() {
@@ -158,7 +198,12 @@ impl SandboxSpec {
                 "unconfined" => SeccompChoice::Unconfined,
                 p if p.starts_with('/') => SeccompChoice::Profile(PathBuf::from(p)),
                 _ => {
-                    return Err(bad(KEY_SECCOMP, &v, "not a known filter name nor an absolute path".into(), ACCEPT_SECCOMP))
+                    return Err(bad(
+                        KEY_SECCOMP,
+                        &v,
+                        "not a known filter name nor an absolute path".into(),
+                        ACCEPT_SECCOMP,
+                    ))
                 }
             };
         }
@@ -166,8 +211,14 @@ impl SandboxSpec {
             spec.cap_drop = parse_caps(&v).map_err(|r| bad(KEY_CAP_DROP, &v, r, ACCEPT_CAPS))?;
         }
         if let Some(v) = val(KEY_NO_NEW_PRIVS) {
-            spec.no_new_privs =
-                parse_bool(&v).ok_or_else(|| bad(KEY_NO_NEW_PRIVS, &v, "not a yes/no value".into(), ACCEPT_BOOL))?;
+            spec.no_new_privs = parse_bool(&v).ok_or_else(|| {
+                bad(
+                    KEY_NO_NEW_PRIVS,
+                    &v,
+                    "not a yes/no value".into(),
+                    ACCEPT_BOOL,
+                )
+            })?;
         }
         if let Some(v) = val(KEY_HOSTNAME) {
             check_hostname(&v).map_err(|r| bad(KEY_HOSTNAME, &v, r, ACCEPT_HOST))?;
@@ -179,12 +230,19 @@ impl SandboxSpec {
     /// The `sandbox_*` variables that [`SandboxSpec::from_vars`] turns back into this spec
     /// (used to hand the spec to a holder process through its environment).
     pub fn to_vars(&self) -> Vec<(&'static str, String)> {
-        let ns = if self.namespaces.is_empty() { "none".to_string() } else { self.namespaces.names().join(" ") };
+        let ns = if self.namespaces.is_empty() {
+            "none".to_string()
+        } else {
+            self.namespaces.names().join(" ")
+        };
         let mut v = vec![
             (KEY_NAMESPACES, ns),
             (KEY_SECCOMP, self.seccomp_word()),
             (KEY_CAP_DROP, self.cap_drop_word()),
-            (KEY_NO_NEW_PRIVS, if self.no_new_privs { "yes" } else { "no" }.to_string()),
+            (
+                KEY_NO_NEW_PRIVS,
+                if self.no_new_privs { "yes" } else { "no" }.to_string(),
+            ),
         ];
         if let Some(h) = &self.hostname {
             v.push((KEY_HOSTNAME, h.clone()));
@@ -195,7 +253,11 @@ impl SandboxSpec {
     /// One line for `rc-service X status`, e.g.
     /// `namespaces=mount,pid,ipc,uts no_new_privs=yes seccomp=default cap_drop=none hostname=nginx`.
     pub fn describe(&self) -> String {
-        let ns = if self.namespaces.is_empty() { "none".to_string() } else { self.namespaces.names().join(",") };
+        let ns = if self.namespaces.is_empty() {
+            "none".to_string()
+        } else {
+            self.namespaces.names().join(",")
+        };
         let mut s = format!(
             "namespaces={ns} no_new_privs={} seccomp={} cap_drop={}",
             if self.no_new_privs { "yes" } else { "no" },
@@ -253,7 +315,8 @@ fn default_hostname(service: &str) -> String {
 }
 
 fn words(v: &str) -> impl Iterator<Item = &str> {
-    v.split(|c: char| c.is_whitespace() || c == ',').filter(|w| !w.is_empty())
+    v.split(|c: char| c.is_whitespace() || c == ',')
+        .filter(|w| !w.is_empty())
 }
 
 fn parse_namespaces(v: &str) -> Result<Namespaces, String> {
@@ -274,9 +337,11 @@ fn parse_namespaces(v: &str) -> Result<Namespaces, String> {
         }
     }
     if ns.pid && !ns.mount {
-        return Err("pid without mount: a PID namespace needs its own mount namespace for a fresh /proc \
+        return Err(
+            "pid without mount: a PID namespace needs its own mount namespace for a fresh /proc \
                     (otherwise pidfiles and /proc would show host pids); add \"mount\""
-            .into());
+                .into(),
+        );
     }
     Ok(ns)
 }
@@ -319,7 +384,10 @@ fn check_hostname(v: &str) -> Result<(), String> {
     if v.starts_with('-') {
         return Err("starts with '-'".into());
     }
-    if let Some(c) = v.chars().find(|c| !(c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | '_'))) {
+    if let Some(c) = v
+        .chars()
+        .find(|c| !(c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | '_')))
+    {
         return Err(format!("contains {c:?}"));
     }
     Ok(())
@@ -331,7 +399,10 @@ mod tests {
     use std::collections::HashMap;
 
     fn parse(pairs: &[(&str, &str)]) -> Result<SandboxSpec, SandboxError> {
-        let m: HashMap<String, String> = pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+        let m: HashMap<String, String> = pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
         SandboxSpec::from_vars("nginx", &move |k| m.get(k).cloned())
     }
 
@@ -360,38 +431,86 @@ mod tests {
             ("sandbox_hostname", "web-1"),
         ])
         .unwrap();
-        assert_eq!(s.namespaces, Namespaces { mount: true, pid: true, ipc: false, uts: false, net: true });
-        assert_eq!(s.seccomp, SeccompChoice::Profile("/etc/kimigayo/seccomp/web.json".into()));
-        assert_eq!(s.cap_drop, CapDrop::List(vec!["CAP_NET_RAW".into(), "CAP_SYS_ADMIN".into()]));
+        assert_eq!(
+            s.namespaces,
+            Namespaces {
+                mount: true,
+                pid: true,
+                ipc: false,
+                uts: false,
+                net: true
+            }
+        );
+        assert_eq!(
+            s.seccomp,
+            SeccompChoice::Profile("/etc/kimigayo/seccomp/web.json".into())
+        );
+        assert_eq!(
+            s.cap_drop,
+            CapDrop::List(vec!["CAP_NET_RAW".into(), "CAP_SYS_ADMIN".into()])
+        );
         assert!(!s.no_new_privs);
         assert_eq!(s.hostname.as_deref(), Some("web-1"));
-        assert_eq!(parse(&[("sandbox_namespaces", "none")]).unwrap().namespaces, Namespaces::NONE);
-        assert_eq!(parse(&[("sandbox_cap_drop", "all")]).unwrap().cap_drop, CapDrop::All);
-        assert_eq!(parse(&[("sandbox_seccomp", "unconfined")]).unwrap().seccomp, SeccompChoice::Unconfined);
+        assert_eq!(
+            parse(&[("sandbox_namespaces", "none")]).unwrap().namespaces,
+            Namespaces::NONE
+        );
+        assert_eq!(
+            parse(&[("sandbox_cap_drop", "all")]).unwrap().cap_drop,
+            CapDrop::All
+        );
+        assert_eq!(
+            parse(&[("sandbox_seccomp", "unconfined")]).unwrap().seccomp,
+            SeccompChoice::Unconfined
+        );
     }
 
     #[test]
     fn to_vars_round_trips() {
         for s in [
             SandboxSpec::default_for("sshd"),
-            parse(&[("sandbox_namespaces", "none"), ("sandbox_cap_drop", "ALL"), ("sandbox_no_new_privs", "no")]).unwrap(),
-            parse(&[("sandbox_namespaces", "ipc uts net"), ("sandbox_cap_drop", "CAP_KILL"), ("sandbox_seccomp", "/p.json")])
-                .unwrap(),
+            parse(&[
+                ("sandbox_namespaces", "none"),
+                ("sandbox_cap_drop", "ALL"),
+                ("sandbox_no_new_privs", "no"),
+            ])
+            .unwrap(),
+            parse(&[
+                ("sandbox_namespaces", "ipc uts net"),
+                ("sandbox_cap_drop", "CAP_KILL"),
+                ("sandbox_seccomp", "/p.json"),
+            ])
+            .unwrap(),
         ] {
-            let vars: HashMap<String, String> = s.to_vars().into_iter().map(|(k, v)| (k.to_string(), v)).collect();
-            assert_eq!(SandboxSpec::from_vars("nginx", &|k| vars.get(k).cloned()).unwrap(), s);
+            let vars: HashMap<String, String> = s
+                .to_vars()
+                .into_iter()
+                .map(|(k, v)| (k.to_string(), v))
+                .collect();
+            assert_eq!(
+                SandboxSpec::from_vars("nginx", &|k| vars.get(k).cloned()).unwrap(),
+                s
+            );
         }
     }
 
     #[test]
     fn bad_values_name_service_key_value_and_accepted() {
         let cases = [
-            ("sandbox_namespaces", "mount pid cgroup", "unknown namespace \"cgroup\""),
+            (
+                "sandbox_namespaces",
+                "mount pid cgroup",
+                "unknown namespace \"cgroup\"",
+            ),
             ("sandbox_namespaces", "pid ipc", "pid without mount"),
             ("sandbox_namespaces", "none pid", "cannot be combined"),
             ("sandbox_seccomp", "strict", "absolute path"),
             ("sandbox_seccomp", "profiles/web.json", "absolute path"),
-            ("sandbox_cap_drop", "CAP_FLY", "unknown capability \"CAP_FLY\""),
+            (
+                "sandbox_cap_drop",
+                "CAP_FLY",
+                "unknown capability \"CAP_FLY\"",
+            ),
             ("sandbox_cap_drop", "ALL CAP_KILL", "must stand alone"),
             ("sandbox_no_new_privs", "maybe", "yes/no"),
             ("sandbox_hostname", "bad host", "contains ' '"),

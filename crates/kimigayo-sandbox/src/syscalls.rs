@@ -45,10 +45,13 @@ fn table(arch: TargetArch) -> &'static str {
 
 /// Number of syscall `name` on `arch`, or None when the architecture has no such call.
 pub fn syscall_nr(arch: TargetArch, name: &str) -> Option<i64> {
-    table(arch).lines().filter(|l| !l.starts_with('#')).find_map(|l| {
-        let (n, nr) = l.split_once(' ')?;
-        (n == name).then(|| nr.trim().parse().ok()).flatten()
-    })
+    table(arch)
+        .lines()
+        .filter(|l| !l.starts_with('#'))
+        .find_map(|l| {
+            let (n, nr) = l.split_once(' ')?;
+            (n == name).then(|| nr.trim().parse().ok()).flatten()
+        })
 }
 
 #[cfg(test)]
@@ -74,7 +77,7 @@ mod tests {
             ("process_vm_readv", libc::SYS_process_vm_readv),
         ];
         for (name, nr) in known {
-            assert_eq!(syscall_nr(arch, name), Some(nr as i64), "{name}");
+            assert_eq!(syscall_nr(arch, name), Some(nr), "{name}");
         }
         assert_eq!(syscall_nr(arch, "no_such_call"), None);
     }

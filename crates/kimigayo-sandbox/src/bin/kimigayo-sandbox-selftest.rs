@@ -19,19 +19,30 @@ fn main() {
     let mut namespaces = String::from("mount pid ipc uts");
     let mut args = std::env::args().skip(1);
     while let Some(a) = args.next() {
-        let mut val = || args.next().unwrap_or_else(|| usage(&format!("{a} needs a value")));
+        let mut val = || {
+            args.next()
+                .unwrap_or_else(|| usage(&format!("{a} needs a value")))
+        };
         match a.as_str() {
             "--out" => out = Some(val()),
             "--try" => tries.push(val()),
-            "--join" => join = Some(val().parse().unwrap_or_else(|_| usage("--join needs a pid"))),
+            "--join" => {
+                join = Some(
+                    val()
+                        .parse()
+                        .unwrap_or_else(|_| usage("--join needs a pid")),
+                )
+            }
             "--namespaces" => namespaces = val(),
             "-h" | "--help" => usage(""),
             other => usage(&format!("unknown argument {other}")),
         }
     }
     if let Some(pid) = join {
-        let spec = SandboxSpec::from_vars("selftest", &|k| (k == "sandbox_namespaces").then(|| namespaces.clone()))
-            .unwrap_or_else(|e| usage(&e.to_string()));
+        let spec = SandboxSpec::from_vars("selftest", &|k| {
+            (k == "sandbox_namespaces").then(|| namespaces.clone())
+        })
+        .unwrap_or_else(|e| usage(&e.to_string()));
         if let Err(e) = kimigayo_sandbox::join_namespaces(pid, &spec) {
             eprintln!("kimigayo-sandbox-selftest: {e}");
             std::process::exit(3);
@@ -44,7 +55,11 @@ fn main() {
                 let mut st = 0;
                 // SAFETY: valid status pointer.
                 unsafe { libc::waitpid(child, &mut st, 0) };
-                std::process::exit(if libc::WIFEXITED(st) { libc::WEXITSTATUS(st) } else { 5 });
+                std::process::exit(if libc::WIFEXITED(st) {
+                    libc::WEXITSTATUS(st)
+                } else {
+                    5
+                });
             }
         }
     }
@@ -68,7 +83,14 @@ fn main() {
     unsafe {
         allowed.insert("getppid", if libc::getppid() >= 0 { 0 } else { 1 });
         let mut u: libc::utsname = std::mem::zeroed();
-        allowed.insert("uname", if libc::uname(&mut u) == 0 { 0 } else { *libc::__errno_location() });
+        allowed.insert(
+            "uname",
+            if libc::uname(&mut u) == 0 {
+                0
+            } else {
+                *libc::__errno_location()
+            },
+        );
     }
     let json = serde_json::json!({ "pid": pid, "hostname": hostname, "report": report, "tries": tried, "allowed": allowed });
     let text = format!("{json}\n");
@@ -86,7 +108,9 @@ fn nix_hostname() -> String {
     let mut u: libc::utsname = unsafe { std::mem::zeroed() };
     unsafe { libc::uname(&mut u) };
     // SAFETY: nodename is NUL-terminated by the kernel.
-    unsafe { std::ffi::CStr::from_ptr(u.nodename.as_ptr()) }.to_string_lossy().into_owned()
+    unsafe { std::ffi::CStr::from_ptr(u.nodename.as_ptr()) }
+        .to_string_lossy()
+        .into_owned()
 }
 
 fn usage(msg: &str) -> ! {
