@@ -6,6 +6,7 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use kimigayo_rc::{runlevel, Catalog, RcRoot};
+use kimigayo_svc::{Action, SvcEnv};
 
 use crate::ctx::Ctx;
 use crate::orchestrate::Needs;
@@ -30,8 +31,6 @@ pub struct Backend {
     pub ctx: Ctx,
     pub rc: RcRoot,
 }
-
-const NOT_WIRED: &str = "the service layer (kimigayo-svc) is not built into this kimigayo-init yet";
 
 fn rc_err(e: kimigayo_rc::RcError) -> String {
     e.to_string()
@@ -59,13 +58,31 @@ impl Backend {
         kimigayo_rc::load_catalog(&self.rc, &self.ctx.shell).map_err(rc_err)
     }
 
+    pub fn svc_env(&self) -> SvcEnv {
+        let mut env = SvcEnv::new(self.ctx.root.clone(), self.ctx.self_exe.clone());
+        env.shell = self.ctx.shell.clone();
+        env.stop_timeout = self.stop_timeout();
+        env
+    }
+
     pub fn status(&self, name: &str) -> Result<Status, String> {
-        Err(format!("{name}: {NOT_WIRED}"))
+        let st = kimigayo_svc::status(&self.svc_env(), name).map_err(|e| e.to_string())?;
+        Ok(Status {
+            code: st.state.exit_code(),
+            state: st.state.as_str().to_string(),
+            name: st.name,
+            holder_pid: st.holder_pid,
+            since: st.since,
+            sandbox: st.sandbox,
+            restarts: st.restarts,
+            last_exit: st.last_exit,
+            log_tail: st.log_tail,
+        })
     }
 
     /// Runs an action (its OpenRC-style output goes to stdout/stderr); returns the exit code.
     pub fn action(&self, name: &str, action: &str, _args: &[String]) -> Result<i32, String> {
-        Err(format!("{name} {action}: {NOT_WIRED}"))
+        kimigayo_svc::run_action(&self.svc_env(), name, &Action::parse(action)).map(|o| o.code).map_err(|e| e.to_string())
     }
 
     pub fn runlevels(&self) -> Vec<String> {
@@ -95,10 +112,6 @@ impl Backend {
         kimigayo_rc::RcConf::load(&self.rc).ok()?.get(key).map(str::to_string)
     }
 
-    /// The state svc recorded for `name` (running services at shutdown).
-    fn recorded_state(&self, name: &str) -> Option<String> {
-        std::fs::read_to_string(self.ctx.state_dir().join("svc").join(name).join("state")).ok().map(|s| s.trim().to_string())
-    }
 }
 
 /// One group of alternatives per `need`: the service itself, or the providers of a virtual name.
@@ -133,7 +146,7 @@ impl Services for Backend {
         self.services()
             .unwrap_or_default()
             .into_iter()
-            .filter(|s| matches!(self.recorded_state(s).as_deref(), Some("started" | "starting" | "stopping")))
+            .filter(|s| self.status(s).is_ok_and(|st| st.holder_pid.is_some() || matches!(st.state.as_str(), "started" | "starting" | "stopping")))
             .collect()
     }
     fn stop_plan(&self, running: &[String]) -> Vec<Vec<String>> {
@@ -152,14 +165,8 @@ impl Services for Backend {
 
 /// The applets kimigayo-svc implements (`openrc-run`, `start-stop-daemon`, `supervise-daemon`,
 /// `checkpath`, and the internal `--holder`). None when `name` is not one of them.
-pub fn svc_applet(name: &str, _args: &[std::ffi::OsString]) -> Option<i32> {
-    match name {
-        "openrc-run" | "start-stop-daemon" | "supervise-daemon" | "checkpath" | "holder" => {
-            eprintln!("{name}: {NOT_WIRED}");
-            Some(1)
-        }
-        _ => None,
-    }
+pub fn svc_applet(name: &str, args: &[std::ffi::OsString]) -> Option<i32> {
+    kimigayo_svc::dispatch(name, args)
 }
 
 /// `kimigayo-init --run-action SERVICE ACTION`: what init runs per service in a wave.

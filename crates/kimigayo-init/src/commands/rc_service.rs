@@ -24,7 +24,7 @@ const SPEC: &[Opt] = &[
 ];
 
 pub fn main(args: &[OsString]) -> i32 {
-    let p = match cli::parse("rc-service", SPEC, args, true) {
+    let mut p = match cli::parse("rc-service", SPEC, args, true) {
         Ok(p) => p,
         Err(e) => {
             eprintln!(" * {e}");
@@ -38,6 +38,18 @@ pub fn main(args: &[OsString]) -> i32 {
     if p.has("version") {
         println!("rc-service (kimigayo-init) {}", env!("CARGO_PKG_VERSION"));
         return 0;
+    }
+    // `rc-service NAME status --json`: output flags may also follow the service name.
+    if p.args.len() > 1 {
+        let tail: Vec<String> = p.args.split_off(1);
+        for a in tail {
+            match a.as_str() {
+                "--json" => p.opts.push(("json", None)),
+                "-q" | "--quiet" => p.opts.push(("quiet", None)),
+                "-v" | "--verbose" => p.opts.push(("verbose", None)),
+                _ => p.args.push(a),
+            }
+        }
     }
     let b = Backend::new(Ctx::from_env());
     let json = p.has("json");
@@ -90,10 +102,16 @@ pub fn main(args: &[OsString]) -> i32 {
             return 0;
         }
     }
-    if action == "status" {
-        return status(&b, name, json);
+    if action == "status" && json {
+        return status_json(&b, name);
     }
-    let code = match b.action(name, action, &extra) {
+    // With --json the action's own OpenRC lines go to stderr, so stdout holds only the JSON.
+    let saved = if json { redirect_stdout_to_stderr() } else { None };
+    let result = b.action(name, action, &extra);
+    if let Some(fd) = saved {
+        restore_stdout(fd);
+    }
+    let code = match result {
         Ok(c) => c,
         Err(e) => {
             eerror("rc-service", &e);
@@ -103,26 +121,46 @@ pub fn main(args: &[OsString]) -> i32 {
     if json {
         let st = b.status(name).ok();
         print_json(&serde_json::json!({"service": name, "action": action, "exit_code": code, "status": st}));
+    } else if action == "status" {
+        if let Ok(st) = b.status(name) {
+            if !st.sandbox.is_empty() {
+                println!(" * sandbox: {}", st.sandbox);
+            }
+            if let (Some(last), false) = (&st.last_exit, st.state == "started") {
+                println!(" * last exit: {last}");
+            }
+        }
     }
     code
 }
 
-fn status(b: &Backend, name: &str, json: bool) -> i32 {
+fn redirect_stdout_to_stderr() -> Option<i32> {
+    use std::io::Write;
+    let _ = std::io::stdout().flush();
+    // SAFETY: dup/dup2 on the standard descriptors.
+    unsafe {
+        let saved = libc::dup(1);
+        if saved < 0 || libc::dup2(2, 1) < 0 {
+            return None;
+        }
+        Some(saved)
+    }
+}
+
+fn restore_stdout(saved: i32) {
+    use std::io::Write;
+    let _ = std::io::stdout().flush();
+    // SAFETY: dup2/close on descriptors we own.
+    unsafe {
+        libc::dup2(saved, 1);
+        libc::close(saved);
+    }
+}
+
+fn status_json(b: &Backend, name: &str) -> i32 {
     match b.status(name) {
         Ok(st) => {
-            if json {
-                print_json(&serde_json::to_value(&st).unwrap_or_default());
-            } else {
-                println!(" * status: {}", st.state);
-                if !st.sandbox.is_empty() {
-                    println!(" * sandbox: {}", st.sandbox);
-                }
-                if let Some(last) = &st.last_exit {
-                    if st.state != "started" {
-                        println!(" * last exit: {last}");
-                    }
-                }
-            }
+            print_json(&serde_json::to_value(&st).unwrap_or_default());
             st.code
         }
         Err(e) => {
