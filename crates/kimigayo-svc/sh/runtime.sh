@@ -1,6 +1,6 @@
 # Kimigayo openrc-run runtime: the helper functions OpenRC init scripts use, the default
 # start/stop/status, and the action dispatcher. Run as
-#     sh -c "$RUNTIME" openrc-run /etc/init.d/SVC ACTION [ARGS...]
+#     sh runtime.sh /etc/init.d/SVC ACTION [ARGS...]
 # with RC_SVCNAME, KIMIGAYO_ROOT ("/" in production), KIMIGAYO_SELF (the multi-call binary),
 # KIMIGAYO_APPLETS (folder of start-stop-daemon/supervise-daemon/checkpath links),
 # KIMIGAYO_SVC_STATE (this service's state folder) and KIMIGAYO_STATE_DIR (all services').

@@ -371,6 +371,12 @@ impl<'a> Holder<'a> {
             };
             let now = self.epoch.elapsed().as_millis() as u64;
             let next = self.policy.next_delay(&restart_times, now);
+            // supervise-daemon restarts the daemon itself and logs each death; when it gives up
+            // and exits, the service has failed (nothing more to log here).
+            let supervised = self.conf.get("supervisor").as_deref() == Some("supervise-daemon");
+            if supervised && event == "crashed" && !self.policy.enabled {
+                return self.finish(State::Failed, &mut reported, 1);
+            }
             let final_state = if self.policy.enabled || event == "start-failed" { State::Failed } else { State::Crashed };
             let next_text = match next {
                 Some(d) => format!(

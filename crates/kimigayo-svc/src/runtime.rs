@@ -37,7 +37,13 @@ pub fn environment(env: &SvcEnv, service: &str, extra: &[(String, String)]) -> V
     v
 }
 
-/// `sh -c RUNTIME openrc-run SCRIPT ACTION ARGS...` as C strings, ready for execve after fork.
+/// Where the embedded runtime is written for the shell to run (`ps` then shows
+/// `/bin/sh …/runtime.sh /etc/init.d/web start`, like OpenRC's openrc-run.sh).
+pub fn runtime_path(env: &SvcEnv) -> std::path::PathBuf {
+    env.applet_dir().join("runtime.sh")
+}
+
+/// `sh RUNTIME SCRIPT ACTION ARGS...` as C strings, ready for execve after fork.
 pub struct ShellInvocation {
     pub path: CString,
     pub argv: Vec<CString>,
@@ -53,9 +59,7 @@ impl ShellInvocation {
         let script = env.script(service);
         let mut argv = vec![
             cstr(env.shell.as_os_str().as_bytes()),
-            cstr(b"-c"),
-            cstr(RUNTIME.as_bytes()),
-            cstr(b"openrc-run"),
+            cstr(runtime_path(env).as_os_str().as_bytes()),
             cstr(script.as_os_str().as_bytes()),
             cstr(action.as_bytes()),
         ];
@@ -81,15 +85,19 @@ impl ShellInvocation {
 /// The same invocation as a `Command` (for the unsandboxed configuration read).
 pub fn command(env: &SvcEnv, service: &str, action: &str, args: &[&OsStr]) -> Command {
     let mut c = Command::new(&env.shell);
-    c.arg("-c").arg(RUNTIME).arg("openrc-run").arg(env.script(service)).arg(action).args(args);
+    c.arg(runtime_path(env)).arg(env.script(service)).arg(action).args(args);
     c.env_clear().envs(environment(env, service, &[]));
     c
 }
 
-/// Links the applets to `self_exe` (idempotent; repairs links pointing elsewhere).
+/// Links the applets to `self_exe` and writes the runtime (idempotent; repairs what differs).
 pub fn ensure_applets(env: &SvcEnv) -> Result<(), SvcError> {
     let dir = env.applet_dir();
     std::fs::create_dir_all(&dir).map_err(|e| SvcError::io("*", "creating applet dir", &dir, e))?;
+    let rt = runtime_path(env);
+    if std::fs::read(&rt).ok().as_deref() != Some(RUNTIME.as_bytes()) {
+        crate::state::write_atomic(&rt, RUNTIME.as_bytes()).map_err(|e| SvcError::io("*", "writing the runtime", &rt, e))?;
+    }
     for name in APPLETS {
         let link = dir.join(name);
         if std::fs::read_link(&link).ok().as_deref() == Some(env.self_exe.as_path()) {

@@ -255,6 +255,11 @@ impl Supervisor {
         let tail = std::env::var_os("KIMIGAYO_SVC_STATE")
             .map(|d| state::tail_lines(&PathBuf::from(d).join("output.log"), state::TAIL_LINES))
             .unwrap_or_default();
+        if let Some(d) = std::env::var_os("KIMIGAYO_SVC_STATE") {
+            let sd = StateDir::at(PathBuf::from(d), &self.service);
+            let _ = sd.write("last-exit", &exit.to_string());
+            let _ = sd.write("last-failure", &tail.join("\n"));
+        }
         let entry = FailureEntry { service: &self.service, event: "crashed", exit, next: next.to_string(), tail };
         let _ = entry.append_to(Path::new(&log));
     }
@@ -339,12 +344,14 @@ impl Supervisor {
             let in_window = respawns.iter().filter(|t| self.period.is_none_or(|p| now.duration_since(**t) < p)).count() as u32;
             if self.max > 0 && in_window >= self.max {
                 self.log_death(exit, "failed");
-                failure::log_event(
-                    Path::new(&std::env::var_os("KIMIGAYO_SVC_LOG").unwrap_or_default()),
-                    &self.service,
-                    "gave-up",
-                    &format!("respawns={in_window} within={}s", self.period.unwrap_or(now - start).as_secs()),
-                );
+                if let Some(log) = std::env::var_os("KIMIGAYO_SVC_LOG") {
+                    failure::log_event(
+                        Path::new(&log),
+                        &self.service,
+                        "gave-up",
+                        &format!("respawns={in_window} within={}s", self.period.unwrap_or(now - start).as_secs()),
+                    );
+                }
                 eprintln!(" * supervise-daemon: {}: respawned {in_window} times, giving up", self.service);
                 let _ = std::fs::remove_file(&self.pidfile);
                 return 1;

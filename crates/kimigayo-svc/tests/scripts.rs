@@ -1,0 +1,311 @@
+//! Init scripts written like real distribution scripts run unchanged: a daemon with a pidfile,
+//! custom start()/stop() with ebegin/eend, extra_commands, checkpath, a failing start_pre; and
+//! status exit codes like OpenRC's (0 started, 3 stopped, 32 crashed).
+
+mod common;
+
+use std::os::unix::fs::{MetadataExt, PermissionsExt};
+use std::time::Duration;
+
+use common::*;
+use kimigayo_svc::{Action, State};
+
+fn daemon_script(root: &Root, name: &str, marker: &str) -> String {
+    let run = root.path().join("run");
+    format!(
+        r#"
+description="A daemon with a pidfile"
+command=/bin/sh
+command_args="-c 'trap \"echo reloaded >> {run}/{name}.reloads\" HUP; echo {marker} up; while :; do sleep 0.2; done' {marker}"
+command_background=yes
+pidfile={run}/{name}.pid
+extra_started_commands="reload"
+description_reload="Reload the configuration"
+
+depend() {{
+    need net
+    use logger
+}}
+
+reload() {{
+    ebegin "Reloading ${{RC_SVCNAME}}"
+    start-stop-daemon --signal HUP --pidfile "${{pidfile}}" --stop --quiet
+    eend $?
+}}
+"#,
+        run = run.display()
+    )
+}
+
+#[test]
+fn daemon_with_pidfile_start_status_reload_stop() {
+    let root = Root::new();
+    let marker = "ksvc-marker-daemon1";
+    root.script("web", &daemon_script(&root, "web", marker));
+
+    let r = root.openrc("web", "start");
+    assert_eq!(r.code, 0, "{}", r.all());
+    assert!(r.stdout.contains(" * Starting web ...\n"), "{}", r.all());
+    assert!(r.stdout.contains(" [ ok ]"), "{}", r.all());
+    let pidfile = root.path().join("run/web.pid");
+    assert!(pidfile.exists());
+
+    wait_for("daemon", Duration::from_secs(5), || pids_with(marker).len() == 1);
+    let daemon = pids_with(marker)[0];
+    // Own namespaces, under seccomp with no_new_privs.
+    let ns = |pid: &str, n: &str| std::fs::read_link(format!("/proc/{pid}/ns/{n}")).unwrap();
+    for n in ["pid", "mnt", "ipc", "uts"] {
+        assert_ne!(ns(&daemon.to_string(), n), ns("self", n), "{n} namespace shared with the host");
+    }
+    assert_eq!(proc_status_field(daemon, "Seccomp").as_deref(), Some("2"));
+    assert_eq!(proc_status_field(daemon, "NoNewPrivs").as_deref(), Some("1"));
+
+    let st = root.status("web");
+    assert_eq!(st.state, State::Started);
+    assert!(st.holder_pid.is_some());
+    assert!(st.sandbox.contains("pid"), "{}", st.sandbox);
+    let r = root.openrc("web", "status");
+    assert_eq!(r.code, 0);
+    assert!(r.stdout.contains("status: started"), "{}", r.all());
+
+    // Second start: a warning, success, nothing new started.
+    let r = root.openrc("web", "start");
+    assert_eq!(r.code, 0);
+    assert!(r.all().contains("already been started"), "{}", r.all());
+    assert_eq!(pids_with(marker), vec![daemon]);
+
+    let r = root.openrc("web", "reload");
+    assert_eq!(r.code, 0, "{}", r.all());
+    assert!(r.stdout.contains(" * Reloading web ..."), "{}", r.all());
+    wait_for("reload trap", Duration::from_secs(3), || root.path().join("run/web.reloads").exists());
+    assert_eq!(pids_with(marker), vec![daemon], "reload must not restart the daemon");
+
+    let r = root.openrc("web", "stop");
+    assert_eq!(r.code, 0, "{}", r.all());
+    assert!(r.stdout.contains(" * Stopping web ..."), "{}", r.all());
+    assert!(pids_with(marker).is_empty());
+    assert!(!pidfile.exists(), "start-stop-daemon --stop removes the pidfile");
+    let r = root.openrc("web", "status");
+    assert_eq!(r.code, 3, "{}", r.all());
+    assert!(r.stdout.contains("status: stopped"));
+    // An extra_started_command of a stopped service is refused.
+    let r = root.openrc("web", "reload");
+    assert_eq!(r.code, 1);
+    assert!(r.all().contains("has not been started"), "{}", r.all());
+    // Stopping again is a warning, not an error.
+    let r = root.openrc("web", "stop");
+    assert_eq!(r.code, 0);
+    assert!(r.all().contains("already stopped"));
+}
+
+#[test]
+fn custom_start_stop_and_stop_kills_what_is_left() {
+    let root = Root::new();
+    let run = root.path().join("run");
+    root.script(
+        "custom",
+        &format!(
+            r#"
+start() {{
+    ebegin "Starting custom thing"
+    sleep 301 </dev/null >/dev/null 2>&1 &
+    sleep 302 </dev/null >/dev/null 2>&1 &
+    echo $! > {run}/custom.pid
+    eend $? "could not start"
+}}
+stop() {{
+    ebegin "Stopping custom thing"
+    kill $(cat {run}/custom.pid)
+    eend $?
+}}
+"#,
+            run = run.display()
+        ),
+    );
+    let r = root.openrc("custom", "start");
+    assert_eq!(r.code, 0, "{}", r.all());
+    assert!(r.stdout.contains(" * Starting custom thing ...\n [ ok ]\n"), "{}", r.all());
+    wait_for("both sleeps", Duration::from_secs(3), || pids_with("sleep 301").len() == 1 && pids_with("sleep 302").len() == 1);
+    let r = root.openrc("custom", "stop");
+    assert_eq!(r.code, 0, "{}", r.all());
+    assert!(r.stdout.contains(" * Stopping custom thing ...\n [ ok ]\n"), "{}", r.all());
+    // stop() only killed one of them; the rest got SIGTERM from the service manager.
+    assert!(pids_with("sleep 301").is_empty(), "left-over process survived stop");
+    assert!(pids_with("sleep 302").is_empty());
+    assert_eq!(root.status("custom").state, State::Stopped);
+    assert_eq!(root.openrc("custom", "status").code, 3);
+}
+
+#[test]
+fn checkpath_in_start_pre_and_symlinks_refused() {
+    let root = Root::new();
+    let dir = root.path().join("run/checked");
+    let file = root.path().join("run/checked/app.log");
+    root.script(
+        "cp",
+        &format!(
+            r#"
+start_pre() {{
+    checkpath -d -m 0750 -o nobody "{dir}"
+    checkpath -f -m 0640 -o nobody:nogroup "{file}"
+}}
+start() {{
+    ebegin "Starting cp"
+    eend 0
+}}
+"#,
+            dir = dir.display(),
+            file = file.display()
+        ),
+    );
+    let r = root.openrc("cp", "start");
+    assert_eq!(r.code, 0, "{}", r.all());
+    let nobody = unsafe { libc::getpwnam(c"nobody".as_ptr()) };
+    let nobody_uid = unsafe { (*nobody).pw_uid };
+    let m = std::fs::metadata(&dir).unwrap();
+    assert!(m.is_dir());
+    assert_eq!(m.permissions().mode() & 0o7777, 0o750);
+    assert_eq!(m.uid(), nobody_uid);
+    let m = std::fs::metadata(&file).unwrap();
+    assert_eq!(m.permissions().mode() & 0o7777, 0o640);
+    assert_eq!(m.uid(), nobody_uid);
+    // A service without a daemon stays started until stopped.
+    std::thread::sleep(Duration::from_millis(300));
+    assert_eq!(root.status("cp").state, State::Started);
+    assert_eq!(root.openrc("cp", "stop").code, 0);
+    assert_eq!(root.status("cp").state, State::Stopped);
+
+    // checkpath never follows a symbolic link (chown through a planted link).
+    let target = root.path().join("var/precious");
+    std::fs::write(&target, "x").unwrap();
+    let link = root.path().join("run/link");
+    std::os::unix::fs::symlink(&target, &link).unwrap();
+    let out = std::process::Command::new(BIN).args(["checkpath", "-f", "-m", "0666", "-o", "nobody"]).arg(&link).output().unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("symbolic link"), "{:?}", out);
+    let m = std::fs::metadata(&target).unwrap();
+    assert_eq!(m.uid(), 0);
+    assert_ne!(m.permissions().mode() & 0o777, 0o666);
+    // -W: writable test.
+    let w = std::process::Command::new(BIN).args(["checkpath", "-W"]).arg(root.path()).status().unwrap();
+    assert!(w.success());
+}
+
+#[test]
+fn failing_start_pre_fails_the_start_with_its_message() {
+    let root = Root::new();
+    root.script(
+        "bad",
+        r#"
+command=/bin/sh
+command_args="-c 'sleep 100'"
+start_pre() {
+    eerror "configuration file /etc/bad.conf is broken"
+    return 3
+}
+"#,
+    );
+    let r = root.openrc("bad", "start");
+    assert_eq!(r.code, 1, "{}", r.all());
+    assert!(r.all().contains("configuration file /etc/bad.conf is broken"), "{}", r.all());
+    assert!(r.all().contains("ERROR: bad failed to start"), "{}", r.all());
+    let st = root.status("bad");
+    assert_eq!(st.state, State::Failed);
+    assert_eq!(st.last_exit.as_deref(), Some("exit 3"));
+    assert!(st.log_tail.iter().any(|l| l.contains("is broken")), "{:?}", st.log_tail);
+    let log = root.log();
+    assert!(log.contains("service=bad event=start-failed status=3 next=failed"), "{log}");
+    assert!(log.contains("  | ") && log.contains("is broken"), "{log}");
+    let r = root.openrc("bad", "status");
+    assert_eq!(r.code, 32, "{}", r.all());
+    // The JSON form carries the same facts.
+    let j = st.to_json();
+    assert_eq!(j["state"], "failed");
+    assert_eq!(j["last_exit"], "exit 3");
+    assert_eq!(j["restarts"], 0);
+}
+
+#[test]
+fn unknown_command_lists_the_valid_ones() {
+    let root = Root::new();
+    root.script("x", "extra_commands=\"checkconfig\"\ncheckconfig() { einfo \"config ok\"; }\n");
+    let r = root.openrc("x", "frobnicate");
+    assert_eq!(r.code, 1);
+    assert!(r.all().contains("unknown command `frobnicate'"), "{}", r.all());
+    assert!(r.all().contains("start stop restart status zap describe checkconfig"), "{}", r.all());
+    // An extra command of a stopped service runs (in a throw-away sandbox).
+    let r = root.openrc("x", "checkconfig");
+    assert_eq!(r.code, 0, "{}", r.all());
+    assert!(r.stdout.contains(" * config ok"), "{}", r.all());
+}
+
+#[test]
+fn a_killed_daemon_is_crashed_and_logged() {
+    let root = Root::new();
+    let marker = "ksvc-marker-crash1";
+    root.script("victim", &daemon_script(&root, "victim", marker));
+    let out = kimigayo_svc::run_action(&root.env, "victim", &Action::Start).unwrap();
+    assert_eq!(out.code, 0);
+    assert_eq!(out.status.state, State::Started);
+    wait_for("daemon", Duration::from_secs(5), || pids_with(marker).len() == 1);
+    unsafe { libc::kill(pids_with(marker)[0], libc::SIGKILL) };
+    wait_for("crash", Duration::from_secs(5), || root.status("victim").state == State::Crashed);
+    let st = root.status("victim");
+    assert_eq!(st.last_exit.as_deref(), Some("signal SIGKILL"));
+    assert!(root.log().contains("service=victim event=crashed signal=SIGKILL next=crashed"), "{}", root.log());
+    let r = root.openrc("victim", "status");
+    assert_eq!(r.code, 32, "{}", r.all());
+    assert!(r.all().contains("status: crashed"));
+    // A crashed service can be started again.
+    let r = root.openrc("victim", "start");
+    assert_eq!(r.code, 0, "{}", r.all());
+    assert_eq!(root.openrc("victim", "stop").code, 0);
+}
+
+#[test]
+fn supervise_daemon_respawns_then_gives_up() {
+    let root = Root::new();
+    let marker = "ksvc-marker-sup1";
+    root.script(
+        "sup",
+        &format!(
+            r#"
+supervisor=supervise-daemon
+command=/bin/sh
+command_args="-c 'echo {marker} started; sleep 0.1; exit 4' {marker}"
+respawn_delay=20ms
+respawn_max=2
+respawn_period=60
+"#
+        ),
+    );
+    let r = root.openrc("sup", "start");
+    assert_eq!(r.code, 0, "{}", r.all());
+    wait_for("give up", Duration::from_secs(10), || root.status("sup").state == State::Failed);
+    let st = root.status("sup");
+    assert_eq!(st.restarts, 2);
+    let log = root.log();
+    assert_eq!(log.matches("service=sup event=crashed status=4").count(), 3, "{log}");
+    assert!(log.contains("service=sup event=gave-up"), "{log}");
+}
+
+#[test]
+fn supervised_daemon_stops_cleanly() {
+    let root = Root::new();
+    let marker = "ksvc-marker-sup2";
+    root.script(
+        "sup2",
+        &format!("supervisor=supervise-daemon\ncommand=/bin/sh\ncommand_args=\"-c 'while :; do sleep 0.2; done' {marker}\"\n"),
+    );
+    assert_eq!(root.openrc("sup2", "start").code, 0);
+    wait_for("daemon", Duration::from_secs(5), || pids_with(marker).len() == 1);
+    let first = pids_with(marker)[0];
+    unsafe { libc::kill(first, libc::SIGKILL) };
+    wait_for("respawn", Duration::from_secs(5), || pids_with(marker).iter().any(|p| *p != first));
+    assert_eq!(root.status("sup2").state, State::Started);
+    assert_eq!(root.status("sup2").restarts, 1);
+    let r = root.openrc("sup2", "stop");
+    assert_eq!(r.code, 0, "{}", r.all());
+    assert!(pids_with(marker).is_empty());
+    assert_eq!(root.status("sup2").state, State::Stopped);
+}
