@@ -51,7 +51,7 @@ impl FileStamp {
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 enum Outcome {
-    Loaded(ServiceMeta),
+    Loaded(Box<ServiceMeta>),
     Failed(LoadFailure),
 }
 
@@ -132,7 +132,7 @@ pub fn load_catalog_with(root: &RcRoot, opts: &LoadOptions) -> Result<LoadReport
         report.shell_runs = got.shell_runs;
         for (svc, res) in got.results {
             let outcome = match res {
-                Ok(m) => Outcome::Loaded(m),
+                Ok(m) => Outcome::Loaded(Box::new(m)),
                 Err(f) => Outcome::Failed(f),
             };
             entries.insert(svc.clone(), Entry { files: stamps.remove(&svc).unwrap_or_default(), outcome });
@@ -142,7 +142,7 @@ pub fn load_catalog_with(root: &RcRoot, opts: &LoadOptions) -> Result<LoadReport
     for (svc, e) in &entries {
         match &e.outcome {
             Outcome::Loaded(m) => {
-                report.catalog.services.insert(svc.clone(), m.clone());
+                report.catalog.services.insert(svc.clone(), (**m).clone());
             }
             Outcome::Failed(f) => {
                 report.catalog.failures.insert(svc.clone(), f.clone());

@@ -300,7 +300,8 @@ proptest! {
             Ok(plan) => {
                 let set = plan_set(&plan);
                 if shape == Shape::FullDag {
-                    prop_assert!(plan.dropped.is_empty() && plan.warnings.is_empty(), "{:?}", plan.warnings);
+                    // No cycles to break (failed wants may still warn).
+                    prop_assert!(plan.dropped.is_empty() && !plan.warnings.iter().any(|w| w.contains("cycle")), "{:?}", plan.warnings);
                 }
                 let wave: BTreeMap<&str, usize> = plan.waves.iter().enumerate().flat_map(|(w, v)| v.iter().map(move |s| (s.as_str(), w))).collect();
                 // No service twice, waves sorted and non-empty.

@@ -68,7 +68,7 @@ impl Graph {
         }
         let in_set = |name: &str| -> Vec<String> {
             match resolve(cat, name) {
-                Resolved::Real(r) | Resolved::Broken(r) => set.contains(r).then(|| vec![r.to_owned()]).unwrap_or_default(),
+                Resolved::Real(r) | Resolved::Broken(r) => if set.contains(r) { vec![r.to_owned()] } else { Vec::new() },
                 Resolved::Virtual(p) => p.into_iter().filter(|x| set.contains(*x)).map(str::to_owned).collect(),
                 Resolved::Missing => Vec::new(),
             }
