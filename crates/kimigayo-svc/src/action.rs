@@ -195,7 +195,11 @@ fn spawn_runner(env: &SvcEnv, sd: &StateDir, conf: &ScriptConf, mode: &str, acti
         // A throw-away sandbox follows the current configuration.
         sd.write("conf.json", &serde_json::to_string(conf).expect("plain data"))?;
     }
-    let args = HolderArgs::new(env, mode, &sd.service, action, &[]);
+    let mut args = HolderArgs::new(env, mode, &sd.service, action, &[]);
+    // conf.d / rc.conf `rc_timeout_stopsec` overrides the grace given to left-over processes.
+    if let Some(d) = conf.get("rc_timeout_stopsec").and_then(|v| crate::retry::parse_duration(&v)) {
+        args.stop_timeout_ms = d.as_millis() as u64;
+    }
     let status = Command::new(&env.self_exe)
         .arg("holder")
         .args(args.to_args())

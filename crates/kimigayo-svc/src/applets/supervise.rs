@@ -179,8 +179,8 @@ fn start(mut a: Args, service: String, pidfile: String) -> i32 {
         return 1;
     };
     let mut argv = vec![daemon.clone()];
-    argv.extend(a.positional.drain(..));
-    argv.extend(a.rest.drain(..));
+    argv.append(&mut a.positional);
+    argv.append(&mut a.rest);
     let sup = Supervisor {
         service,
         pidfile,
