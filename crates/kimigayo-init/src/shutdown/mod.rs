@@ -1,7 +1,7 @@
 //! Shutdown (property 26): the main command first (it depends on the services), then the
 //! services in reverse dependency order with a per-service timeout, then SIGTERM and after a
 //! grace SIGKILL to whatever is left, sync, and unmount in reverse mount order. Every step is
-//! bounded, so the whole takes at most waves × stop timeout + 2 × grace + a few seconds.
+//! bounded, so the whole takes at most grace + waves × (stop timeout + 1 s) + grace + 4 s.
 
 pub mod mountinfo;
 pub mod unmount;
@@ -59,7 +59,10 @@ pub fn run(ctx: &Ctx, pump: &mut Pump, services: &dyn Services, mode: Mode, reas
     let running = services.running();
     if !running.is_empty() {
         let waves = services.stop_plan(&running);
-        let opts = WaveOptions { action: "stop", timeout: Some(services.stop_timeout()), needs: &Needs::new(), abort_on_shutdown: false };
+        // kimigayo-svc itself escalates SIGTERM → SIGKILL inside a service after
+        // rc_timeout_stopsec; the extra second lets it finish before init kills the action.
+        let timeout = services.stop_timeout() + Duration::from_secs(1);
+        let opts = WaveOptions { action: "stop", timeout: Some(timeout), needs: &Needs::new(), abort_on_shutdown: false };
         report.stopped = orchestrate::run_waves(ctx, pump, &waves, &opts);
         for (svc, outcome) in &report.stopped {
             log.file_only(&format!("stopped {svc}: {outcome:?}"));
