@@ -1,0 +1,190 @@
+//! Property 27: random services (script styles) and random rc-service command sequences, run
+//! by the real binary under a real PID 1 (init in fresh namespaces), checked against a model.
+
+mod common;
+
+use common::*;
+use proptest::prelude::*;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Style {
+    /// command + command_background + pidfile (start-stop-daemon).
+    Daemon,
+    /// Custom start()/stop() functions.
+    Custom,
+    /// supervisor=supervise-daemon.
+    Supervised,
+    /// start() does its work and leaves nothing running.
+    Oneshot,
+    /// start() fails.
+    Failing,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum M {
+    Stopped,
+    Started,
+    Failed,
+}
+
+impl M {
+    fn name(self) -> &'static str {
+        match self {
+            M::Stopped => "stopped",
+            M::Started => "started",
+            M::Failed => "failed",
+        }
+    }
+    fn status_code(self) -> i32 {
+        match self {
+            M::Started => 0,
+            M::Stopped => 3,
+            M::Failed => 32,
+        }
+    }
+}
+
+const ACTIONS: &[&str] = &["start", "stop", "restart", "status", "zap"];
+
+/// The model: OpenRC's answers (already started/stopped is a warning, exit 0).
+fn step(style: Style, state: M, action: &str) -> (i32, M) {
+    let start = |s: M| match (s, style) {
+        (M::Started, _) => (0, M::Started),
+        (_, Style::Failing) => (1, M::Failed),
+        _ => (0, M::Started),
+    };
+    match action {
+        "start" => start(state),
+        "stop" | "zap" => (0, M::Stopped),
+        "restart" => start(if state == M::Started { M::Stopped } else { state }),
+        "status" => (state.status_code(), state),
+        _ => unreachable!(),
+    }
+}
+
+fn script(style: Style, root: &Root, name: &str) -> String {
+    let pidf = root.path().join(format!("{name}.pid")).display().to_string();
+    match style {
+        Style::Daemon => format!("command=/bin/sleep\ncommand_args=1000\ncommand_background=yes\npidfile={pidf}"),
+        Style::Custom => format!(
+            "start() {{ ebegin \"Starting {name}\"; (exec sleep 1000) & echo $! > {pidf}; eend 0; }}\n\
+             stop() {{ ebegin \"Stopping {name}\"; kill $(cat {pidf}); eend $?; }}"
+        ),
+        Style::Supervised => "supervisor=supervise-daemon\ncommand=/bin/sleep\ncommand_args=1000".into(),
+        Style::Oneshot => format!("start() {{ echo done > {}.ran; }}", pidf),
+        Style::Failing => "start() { eerror \"cannot start\"; return 1; }".into(),
+    }
+}
+
+fn style() -> impl Strategy<Value = Style> {
+    prop::sample::select(vec![Style::Daemon, Style::Custom, Style::Supervised, Style::Oneshot, Style::Failing])
+}
+
+fn case() -> impl Strategy<Value = (Vec<Style>, Vec<(usize, &'static str)>)> {
+    prop::collection::vec(style(), 1..=3).prop_flat_map(|styles| {
+        let n = styles.len();
+        (Just(styles), prop::collection::vec((0..n, prop::sample::select(ACTIONS.to_vec())), 1..=8))
+    })
+}
+
+fn run_case(styles: &[Style], steps: &[(usize, &'static str)]) -> Result<(), TestCaseError> {
+    let r = Root::new();
+    for (i, st) in styles.iter().enumerate() {
+        r.service(&format!("s{i}"), &script(*st, &r, &format!("s{i}")));
+    }
+    let b = bin().display().to_string();
+    let out = r.path().join("out");
+    std::fs::create_dir_all(&out).unwrap();
+    let o = out.display();
+    let mut sh = String::new();
+    for (k, (i, action)) in steps.iter().enumerate() {
+        sh.push_str(&format!(
+            "{b} rc-service s{i} {action} > {o}/{k}.txt 2>&1; echo $? > {o}/{k}.code; {b} rc-service s{i} status --json > {o}/{k}.json; "
+        ));
+    }
+    sh.push_str(&format!("{b} rc-status --servicelist --json > {o}/final.json"));
+    let run = run_init(r.path(), &["--no-services"], Some(&sh));
+    let t = text(&run);
+    prop_assert_eq!(run.status.code(), Some(0), "{}", t);
+
+    let mut model = vec![M::Stopped; styles.len()];
+    for (k, (i, action)) in steps.iter().enumerate() {
+        let (code, next) = step(styles[*i], model[*i], action);
+        model[*i] = next;
+        let got: i32 = std::fs::read_to_string(out.join(format!("{k}.code"))).unwrap_or_default().trim().parse().unwrap_or(-1);
+        let said = std::fs::read_to_string(out.join(format!("{k}.txt"))).unwrap_or_default();
+        prop_assert_eq!(got, code, "step {} `rc-service s{} {}' ({:?}): exit code\n{}", k, i, action, styles[*i], said);
+        let json = std::fs::read_to_string(out.join(format!("{k}.json"))).unwrap_or_default();
+        let v: serde_json::Value = serde_json::from_str(&json).map_err(|e| TestCaseError::fail(format!("step {k}: status --json: {e}: {json}")))?;
+        prop_assert_eq!(v["state"].as_str(), Some(next.name()), "step {} `rc-service s{} {}' ({:?}) → {}\n{}", k, i, action, styles[*i], json, said);
+        prop_assert_eq!(v["code"].as_i64(), Some(i64::from(next.status_code())), "{}", json);
+        if next == M::Started {
+            // The sandbox in force is part of the status.
+            prop_assert!(v["sandbox"].as_str().is_some_and(|s| s.contains("namespaces=")), "{}", json);
+        }
+    }
+    let fin: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(out.join("final.json")).unwrap_or_default())
+        .map_err(|e| TestCaseError::fail(format!("rc-status --json: {e}")))?;
+    for (i, m) in model.iter().enumerate() {
+        let entry = fin["services"].as_array().and_then(|a| a.iter().find(|s| s["name"] == format!("s{i}")).cloned());
+        prop_assert_eq!(entry.as_ref().and_then(|e| e["state"].as_str()), Some(m.name()), "rc-status for s{}: {}", i, fin);
+    }
+    Ok(())
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 100, max_shrink_iters: 30, ..ProptestConfig::default() })]
+
+    // **Feature: kimigayo-os-core, Property 27: 任意のサービスに対して、Init_Systemは開始、停止、再起動、ステータス操作のためのコマンドを提供しなければならない**
+    #[test]
+    fn rc_service_commands_agree_with_the_model((styles, steps) in case()) {
+        run_case(&styles, &steps)?;
+    }
+}
+
+#[test]
+fn unknown_service_is_reported_like_openrc() {
+    let r = Root::new();
+    let o = r.cmd("rc-service", &["foo", "start"]);
+    assert_eq!(o.status.code(), Some(1));
+    assert_eq!(String::from_utf8_lossy(&o.stderr), " * rc-service: service `foo' does not exist\n");
+    assert_eq!(r.cmd("rc-service", &["-e", "foo"]).status.code(), Some(1));
+    assert_eq!(r.cmd("rc-service", &["-i", "foo", "start"]).status.code(), Some(0));
+}
+
+#[test]
+fn rc_update_add_del_show() {
+    let r = Root::new();
+    r.service("sshd", "command=/bin/true");
+    let o = r.cmd("rc-update", &["add", "sshd"]);
+    assert_eq!(String::from_utf8_lossy(&o.stdout), " * service sshd added to runlevel default\n");
+    let o = r.cmd("rc-update", &["add", "sshd", "default"]);
+    assert!(o.status.success());
+    assert!(String::from_utf8_lossy(&o.stderr).contains("already installed in runlevel `default'; skipping"));
+    let o = r.cmd("rc-update", &["show", "--json"]);
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(v["sshd"], serde_json::json!(["default"]));
+    let o = r.cmd("rc-update", &["show"]);
+    assert_eq!(String::from_utf8_lossy(&o.stdout), "                sshd | default\n");
+    assert!(r.cmd("rc-update", &["del", "sshd"]).status.success());
+    let o = r.cmd("rc-update", &["del", "sshd"]);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&o.stderr).contains("service `sshd' is not in the runlevel `default'"));
+    let o = r.cmd("rc-update", &["add", "nosuch"]);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&o.stderr).contains("service `nosuch' does not exist"));
+}
+
+#[test]
+fn rc_status_lists_the_runlevel() {
+    let r = Root::new();
+    r.service("a", "command=/bin/true");
+    r.enable("a", "default");
+    let o = r.cmd("rc-status", &[]);
+    let t = String::from_utf8_lossy(&o.stdout);
+    assert!(t.starts_with("Runlevel: default\n a "), "{t}");
+    assert!(t.contains("[  stopped  ]"), "{t}");
+    assert_eq!(r.cmd("rc-status", &["nosuch"]).status.code(), Some(1));
+    let v: serde_json::Value = serde_json::from_slice(&r.cmd("rc-status", &["--json"]).stdout).unwrap();
+    assert_eq!(v["runlevels"]["default"][0]["state"], "stopped");
+}
