@@ -100,9 +100,11 @@ fn run_case(s: &SystemState) -> Result<(), TestCaseError> {
     let o = if s.by_signal {
         let child = init_cmd(r.path(), &[], Some(&main)).spawn().unwrap();
         let pid = init_pid(&child).expect("init pid");
-        prop_assert!(wait_for(&ready, Duration::from_secs(20)), "main never became ready");
+        let became_ready = wait_for(&ready, Duration::from_secs(20));
         kill(pid, libc::SIGPWR);
-        child.wait_with_output().unwrap()
+        let o = child.wait_with_output().unwrap();
+        prop_assert!(became_ready, "main never became ready\n{}", text(&o));
+        o
     } else {
         run_init(r.path(), &[], Some(&main))
     };

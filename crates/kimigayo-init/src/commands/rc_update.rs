@@ -36,7 +36,7 @@ pub fn main(args: &[OsString]) -> i32 {
     let quiet = p.has("quiet");
     let verb = p.args.first().map(String::as_str).unwrap_or("show");
     match verb {
-        "show" => show(&b, &p.args.get(1..).unwrap_or(&[]).to_vec(), p.has("verbose"), p.has("json")),
+        "show" => show(&b, p.args.get(1..).unwrap_or(&[]), p.has("verbose"), p.has("json")),
         "add" | "del" | "delete" => {
             let Some(name) = p.args.get(1) else {
                 eerror("rc-update", &format!("`{verb}' needs a service; usage: rc-update {verb} SERVICE [RUNLEVEL...]"));
