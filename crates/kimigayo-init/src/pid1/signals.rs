@@ -96,9 +96,11 @@ pub fn block() -> std::io::Result<()> {
 /// Waits up to `timeout` for one handled signal.
 pub fn wait(timeout: Duration) -> Option<i32> {
     let set = set_of(&handled());
-    let ts = libc::timespec { tv_sec: timeout.as_secs() as libc::time_t, tv_nsec: timeout.subsec_nanos() as libc::c_long };
     // SAFETY: valid set and timespec; info is written by the kernel.
     let sig = unsafe {
+        let mut ts: libc::timespec = std::mem::zeroed();
+        ts.tv_sec = timeout.as_secs() as _;
+        ts.tv_nsec = timeout.subsec_nanos() as _;
         let mut info: libc::siginfo_t = std::mem::zeroed();
         libc::sigtimedwait(&set, &mut info, &ts)
     };
