@@ -4,6 +4,7 @@
 #   ./configure --arch=x86_64 --security-hardening=full
 #   make reproducible-build     build every component into packages in out/repo
 #   make verify-build-hash      rebuild from scratch elsewhere and prove identical digests
+#                               (packages, then the image's signed manifest digest)
 #   make image                  the default OCI image into out/ (podman load -i out/kimigayo-os-x86_64.oci.tar)
 #   make test                   the whole test suite
 #   make bench                  build-time and size benchmark table
@@ -39,6 +40,8 @@ image: reproducible-build
 verify-build-hash: cli
 	@test -d out/repo || $(KIMIGAYO) build
 	$(KIMIGAYO) verify
+	@test -f out/kimigayo-os-$(ARCH).digest.asc || $(KIMIGAYO) image build --config images/base.yaml
+	$(KIMIGAYO) image verify --config images/base.yaml --rebuild
 
 audit: cli
 	@test -d out/repo || $(KIMIGAYO) build

@@ -82,3 +82,77 @@ pub fn tree_hash(root: &Path, include: &[String]) -> std::io::Result<String> {
 fn is_ignored(name: &str) -> bool {
     matches!(name, "target" | ".git" | "out" | ".kimigayo" | "tests") || name.ends_with('~') || name.ends_with(".swp")
 }
+
+/// For a cargo recipe whose source includes the whole `crates` folder: the include list with
+/// `crates` narrowed to the crates the recipe's packages actually compile (their path
+/// dependencies, transitively; dev-dependencies excluded). Editing an unrelated crate then
+/// neither changes the build key nor the recipe's SOURCE_DATE_EPOCH. Unchanged otherwise.
+pub fn cargo_relevant_include(root: &Path, include: &[String], packages: &[String]) -> Vec<String> {
+    if packages.is_empty() || !include.iter().any(|i| i == "crates") {
+        return include.to_vec();
+    }
+    let mut seen = std::collections::BTreeSet::new();
+    let mut todo: Vec<String> = packages.to_vec();
+    while let Some(name) = todo.pop() {
+        let dir = root.join("crates").join(&name);
+        let Ok(text) = fs::read_to_string(dir.join("Cargo.toml")) else {
+            // Not a folder named after the package: keep the whole folder to stay correct.
+            return include.to_vec();
+        };
+        if !seen.insert(name.clone()) {
+            continue;
+        }
+        let Ok(doc) = text.parse::<toml::Table>() else { return include.to_vec() };
+        let mut tables: Vec<&toml::Table> = Vec::new();
+        for key in ["dependencies", "build-dependencies"] {
+            if let Some(t) = doc.get(key).and_then(|v| v.as_table()) {
+                tables.push(t);
+            }
+        }
+        if let Some(targets) = doc.get("target").and_then(|v| v.as_table()) {
+            for t in targets.values().filter_map(|v| v.as_table()) {
+                for key in ["dependencies", "build-dependencies"] {
+                    if let Some(d) = t.get(key).and_then(|v| v.as_table()) {
+                        tables.push(d);
+                    }
+                }
+            }
+        }
+        for t in tables {
+            for v in t.values() {
+                if let Some(p) = v.get("path").and_then(|p| p.as_str()) {
+                    if let Some(dep) = Path::new(p).file_name().and_then(|n| n.to_str()) {
+                        todo.push(dep.to_string());
+                    }
+                }
+            }
+        }
+    }
+    let mut out: Vec<String> = include.iter().filter(|i| *i != "crates").cloned().collect();
+    out.extend(seen.into_iter().map(|c| format!("crates/{c}")));
+    out
+}
+
+#[cfg(test)]
+mod cargo_include_tests {
+    use super::*;
+
+    #[test]
+    fn narrows_crates_to_the_path_dependency_closure() {
+        let d = tempfile::tempdir().unwrap();
+        let w = |c: &str, deps: &str| {
+            fs::create_dir_all(d.path().join("crates").join(c)).unwrap();
+            fs::write(d.path().join("crates").join(c).join("Cargo.toml"), format!("[package]\nname = \"{c}\"\n{deps}")).unwrap();
+        };
+        w("app", "[dependencies]\nlib-a = { path = \"../lib-a\" }\nserde = \"1\"\n[dev-dependencies]\ntest-only = { path = \"../test-only\" }\n");
+        w("lib-a", "[target.'cfg(unix)'.dependencies]\nlib-b = { path = \"../lib-b\" }\n");
+        w("lib-b", "");
+        w("test-only", "");
+        w("unrelated", "");
+        let inc = vec!["Cargo.toml".to_string(), "Cargo.lock".to_string(), "crates".to_string()];
+        let got = cargo_relevant_include(d.path(), &inc, &["app".to_string()]);
+        assert_eq!(got, vec!["Cargo.toml", "Cargo.lock", "crates/app", "crates/lib-a", "crates/lib-b"]);
+        // A package that is not a folder of its own name keeps the whole folder.
+        assert_eq!(cargo_relevant_include(d.path(), &inc, &["missing".to_string()]), inc);
+    }
+}

@@ -265,10 +265,11 @@ impl<'p> Builder<'p> {
         for s in &recipe.sources {
             if let Some(p) = &s.path {
                 let base = recipe.dir.join(p);
-                if s.include.is_empty() {
+                let include = inputs::cargo_relevant_include(&base, &s.include, &recipe.build.cargo_packages);
+                if include.is_empty() {
                     cmd.arg(&base);
                 } else {
-                    cmd.args(s.include.iter().map(|i| base.join(i)));
+                    cmd.args(include.iter().map(|i| base.join(i)));
                 }
             }
         }
@@ -298,7 +299,8 @@ impl<'p> Builder<'p> {
         for s in &recipe.sources {
             let (local, sha, origin, file) = if let Some(p) = &s.path {
                 let local = recipe.dir.join(p);
-                let sha = inputs::tree_hash(&local, &s.include).map_err(io_ctx(format!("hashing {}", local.display())))?;
+                let include = inputs::cargo_relevant_include(&local, &s.include, &recipe.build.cargo_packages);
+                let sha = inputs::tree_hash(&local, &include).map_err(io_ctx(format!("hashing {}", local.display())))?;
                 (local, sha, "repository".to_string(), format!("{p} (repository folder)"))
             } else {
                 let (local, origin) = self.fetcher.fetch(s)?;

@@ -414,6 +414,38 @@ pub enum ImageCmd {
     Build(ImageArgs),
     /// Per-package size breakdown of the image, compressed and uncompressed
     Size(ImageArgs),
+    /// Check an image against its signed digest (and, with --rebuild, rebuild it and compare)
+    #[command(long_about = "Verify the OpenPGP signature of <stem>.digest.asc over <stem>.digest, recompute the\n\
+        manifest digest from the image archive itself and require it to be the signed one.\n\
+        --key names the public key(s) to trust (default: the local build key, exported as\n\
+        out/kimigayo-build-key.asc by `image build`). With --rebuild, the image is assembled again\n\
+        from the package repository into a scratch folder and must give the same manifest digest\n\
+        (`make verify-build-hash` does this after rebuilding every package).\n\
+        GnuPG users: gpg --import out/kimigayo-build-key.asc && gpg --verify out/NAME.digest.asc out/NAME.digest")]
+    Verify(ImageVerifyArgs),
+}
+
+#[derive(Args)]
+pub struct ImageVerifyArgs {
+    /// Image spec (YAML): which image (its archive in --out) to verify
+    #[arg(long, default_value = "images/base.yaml")]
+    config: PathBuf,
+    /// An oci-archive or OCI layout to verify instead of the spec's archive in --out
+    #[arg(long)]
+    image: Option<PathBuf>,
+    /// Public key file(s) to trust (armored or binary); repeatable
+    #[arg(long)]
+    key: Vec<PathBuf>,
+    /// Assemble the image again from the repository and require the same manifest digest
+    #[arg(long)]
+    rebuild: bool,
+    #[command(flatten)]
+    common: CommonBuild,
+    /// Output folder
+    #[arg(long, default_value = "out")]
+    out: PathBuf,
+    #[arg(long)]
+    json: bool,
 }
 
 #[derive(Args)]
@@ -448,6 +480,7 @@ pub fn image(project: Option<PathBuf>, c: ImageCmd) -> Result<ExitCode> {
     let (a, size_only) = match c {
         ImageCmd::Build(a) => (a, false),
         ImageCmd::Size(a) => (a, true),
+        ImageCmd::Verify(v) => return image_verify(project, v),
     };
     let cfg = build_config(project, &a.common)?;
     let spec_path = if a.config.is_absolute() { a.config.clone() } else { cfg.project_root.join(&a.config) };
@@ -464,6 +497,8 @@ pub fn image(project: Option<PathBuf>, c: ImageCmd) -> Result<ExitCode> {
     let t = Instant::now();
     let r = kimigayo_image::build(&spec, &cfg.repo_dir, &keys, cfg.source_date_epoch, &out)?;
     let secs = t.elapsed().as_secs_f64();
+    let (digest_file, sig_file) = kimigayo_image::signature::sign(&r.oci_archive, &r.manifest_digest, &r.image, &key)?;
+    std::fs::write(out.join("kimigayo-build-key.asc"), key.public().to_armored())?;
     if a.json {
         println!("{}", serde_json::to_string_pretty(&r)?);
         return Ok(ExitCode::SUCCESS);
@@ -474,11 +509,62 @@ pub fn image(project: Option<PathBuf>, c: ImageCmd) -> Result<ExitCode> {
         println!("  oci-archive    {}", r.oci_archive.display());
         println!("  docker-archive {}", r.docker_archive.display());
         println!("  sbom           {}", r.sbom.display());
+        println!("  signed digest  {} ({})", digest_file.display(), sig_file.display());
     }
     println!("{:<16} {:<12} {:>12} {:>14}", "PACKAGE", "VERSION", "ARCHIVE (B)", "INSTALLED (B)");
     for p in &r.packages {
         println!("{:<16} {:<12} {:>12} {:>14}", p.name, p.version, p.archive, p.installed);
     }
     println!("image layer: {} B compressed, {} B uncompressed", r.compressed_size, r.uncompressed_size);
+    Ok(ExitCode::SUCCESS)
+}
+
+fn image_verify(project: Option<PathBuf>, a: ImageVerifyArgs) -> Result<ExitCode> {
+    let cfg = build_config(project, &a.common)?;
+    let spec_path = if a.config.is_absolute() { a.config.clone() } else { cfg.project_root.join(&a.config) };
+    let spec = kimigayo_image::ImageSpec::load(&spec_path)?;
+    let out = if a.out.is_absolute() { a.out.clone() } else { cfg.project_root.join(&a.out) };
+    let archive = match &a.image {
+        Some(p) => p.clone(),
+        None => out.join(format!("{}-{}.oci.tar", spec.image.name.replace('/', "_"), spec.system.architecture)),
+    };
+    let mut keys = kimigayo_sign::Keyring::new();
+    if a.key.is_empty() {
+        keys.add(build_key(&cfg.cache_dir)?.public(), "local build key");
+    }
+    for k in &a.key {
+        let bytes = std::fs::read(k).map_err(|e| anyhow!("reading key {}: {e}", k.display()))?;
+        for pk in kimigayo_sign::PublicKey::all_from_armored_or_binary(&bytes).map_err(|e| anyhow!("{}: {e}", k.display()))? {
+            keys.add(pk, k.display().to_string());
+        }
+    }
+    let v = kimigayo_image::signature::verify(&archive, &keys, std::time::SystemTime::now())?;
+    let mut rebuilt = None;
+    if a.rebuild {
+        let scratch = tempfile::tempdir()?;
+        // The repository is signed (by `image build`) with the local build key.
+        let mut repo_keys = kimigayo_sign::Keyring::new();
+        repo_keys.add(build_key(&cfg.cache_dir)?.public(), "local build key");
+        let r = kimigayo_image::build(&spec, &cfg.repo_dir, &repo_keys, cfg.source_date_epoch, scratch.path())?;
+        if r.manifest_digest != v.manifest_digest {
+            bail!(
+                "rebuilding {} from {} gives manifest {}, but the signed image is {}: the image is not reproducible from these packages \
+                 (run `make verify-build-hash` to check the packages themselves, then `make image`)",
+                spec_path.display(),
+                cfg.repo_dir.display(),
+                r.manifest_digest,
+                v.manifest_digest
+            );
+        }
+        rebuilt = Some(r.manifest_digest);
+    }
+    if a.json {
+        println!("{}", serde_json::json!({"image": v.image, "archive": archive, "manifest_digest": v.manifest_digest, "signer": v.signer, "key": v.key_source, "rebuilt_identical": rebuilt.is_some()}));
+    } else {
+        println!("{}: signature good (key {} from {}); manifest {}", archive.display(), v.signer, v.key_source, v.manifest_digest);
+        if rebuilt.is_some() {
+            println!("rebuilt from {}: identical manifest digest", cfg.repo_dir.display());
+        }
+    }
     Ok(ExitCode::SUCCESS)
 }

@@ -6,6 +6,7 @@
 
 mod compose;
 mod metadata;
+pub mod signature;
 pub mod spec;
 
 use std::path::{Path, PathBuf};
