@@ -407,6 +407,16 @@ impl<'p> Builder<'p> {
                     use std::os::unix::fs::PermissionsExt;
                     fs::set_permissions(bin.join(b), fs::Permissions::from_mode(0o755)).map_err(io_ctx("chmod"))?;
                 }
+                // Optional steps after the install (moving binaries, applet links), in the
+                // same sandbox as any other recipe, without a compiler.
+                if !recipe.build.steps.is_empty() {
+                    let env = self.step_env(recipe, &[], &[], &[], false);
+                    let sb = sandbox::Sandbox { work: work.path(), files: &recipe.dir, toolchain: None, env, uid: self.cfg.sandbox_uid };
+                    let r = sb.run(&recipe.build.steps, &log, &|_, _| {}).map_err(io_ctx("running bubblewrap"))?;
+                    if let Err((idx, text)) = r {
+                        return Err(BuildError::Step { component: name, step: idx + 1, text, tail: sandbox::tail(&log, 25), log });
+                    }
+                }
                 host::rustc_identity()
             }
             tc => {

@@ -70,6 +70,8 @@ pub fn compose(spec: &ImageSpec, repo: &Path, keys: &Keyring, epoch: u64, now: S
         }
     }
 
+    enable_services(spec, &mut entries)?;
+
     let build_info = metadata::build_info(spec, epoch, &packages);
     let sbom = metadata::sbom(spec, epoch, &packages);
     for (path, data) in [
@@ -129,6 +131,47 @@ fn add_archive(meta: &PackageMeta, bytes: &[u8], entries: &mut BTreeMap<String, 
             return Err(ImageError::Package(kimigayo_pkg::PkgError::Conflict { path, first, second: meta.name.clone() }));
         }
         entries.insert(path.clone(), LayerEntry { path, kind, mode, uid, gid });
+    }
+    Ok(())
+}
+
+/// The spec's `services.auto_start` / `services.disabled` onto the init system's on-disk
+/// interface, as `rc-update` would leave it: `etc/runlevels/default/<svc>` → `/etc/init.d/<svc>`,
+/// and the disabled list in `etc/kimigayo/disabled-services` (which kimigayo-init honours even
+/// when another service `use`s or `want`s one of them).
+fn enable_services(spec: &ImageSpec, entries: &mut BTreeMap<String, LayerEntry>) -> Result<(), ImageError> {
+    let sv = &spec.services;
+    if sv.auto_start.is_empty() && sv.disabled.is_empty() {
+        return Ok(());
+    }
+    let err = |field: &str, msg: String| ImageError::Spec(format!("image spec: services.{field}: {msg}"));
+    if !entries.contains_key("etc/runlevels") {
+        return Err(err("auto_start", "the image has no init system to start services: add `kimigayo-init` to image.packages".into()));
+    }
+    for (field, list) in [("auto_start", &sv.auto_start), ("disabled", &sv.disabled)] {
+        for name in list {
+            kimigayo_rc::validate_service_name(name).map_err(|e| err(field, e.to_string()))?;
+        }
+    }
+    if let Some(both) = sv.auto_start.iter().find(|n| sv.disabled.contains(n)) {
+        return Err(err("auto_start", format!("`{both}` is also listed in services.disabled: keep it in one list")));
+    }
+    for name in &sv.auto_start {
+        if !entries.contains_key(&format!("etc/init.d/{name}")) {
+            return Err(err("auto_start", format!("no package in the image installs /etc/init.d/{name}: add the package that provides the service, or remove `{name}`")));
+        }
+        let link = format!("etc/runlevels/default/{name}");
+        entries.insert(link.clone(), LayerEntry { path: link, kind: Kind::Symlink(format!("/etc/init.d/{name}")), mode: 0o777, uid: 0, gid: 0 });
+    }
+    if !sv.disabled.is_empty() {
+        entries.retain(|p, _| !(p.starts_with("etc/runlevels/") && sv.disabled.iter().any(|d| p.ends_with(&format!("/{d}")) && p.matches('/').count() == 3)));
+        let mut text = String::from("# Services that never start (from the image spec's services.disabled)\n");
+        for d in &sv.disabled {
+            text.push_str(d);
+            text.push('\n');
+        }
+        let path = "etc/kimigayo/disabled-services".to_string();
+        entries.insert(path.clone(), LayerEntry { path, kind: Kind::File(text.into_bytes()), mode: 0o644, uid: 0, gid: 0 });
     }
     Ok(())
 }
