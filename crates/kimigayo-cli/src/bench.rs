@@ -47,6 +47,7 @@ pub fn bench(mut cfg: BuildConfig) -> Result<ExitCode> {
     }
     println!("{:<18} {:<12} {:>12} {:>14}", "total", "", a, i);
     kpkg(&cfg.repo_dir, scratch.path())?;
+    crate::bench_image::bench(&cfg.project_root, &cfg.repo_dir, cfg.source_date_epoch, scratch.path())?;
     Ok(ExitCode::SUCCESS)
 }
 

@@ -395,10 +395,31 @@ pub fn clean(project: Option<PathBuf>, a: CleanArgs) -> Result<ExitCode> {
 pub struct BenchArgs {
     #[command(flatten)]
     common: CommonBuild,
+    /// Only the image part (build time, sizes, podman run latency, idle memory), from the
+    /// packages already in --repo (no cold build)
+    #[arg(long)]
+    image_only: bool,
 }
 
 pub fn bench(project: Option<PathBuf>, a: BenchArgs) -> Result<ExitCode> {
-    crate::bench::bench(build_config(project, &a.common)?)
+    let cfg = build_config(project, &a.common)?;
+    if a.image_only {
+        let scratch = tempfile::Builder::new().prefix("bench-").tempdir()?;
+        let repo = scratch.path().join("repo");
+        // A copy, so the bench's signing key never touches the user's repository.
+        for e in walkdir::WalkDir::new(&cfg.repo_dir) {
+            let e = e?;
+            let rel = e.path().strip_prefix(&cfg.repo_dir)?;
+            if e.file_type().is_dir() {
+                std::fs::create_dir_all(repo.join(rel))?;
+            } else {
+                std::fs::copy(e.path(), repo.join(rel))?;
+            }
+        }
+        crate::bench_image::bench(&cfg.project_root, &repo, cfg.source_date_epoch, scratch.path())?;
+        return Ok(ExitCode::SUCCESS);
+    }
+    crate::bench::bench(cfg)
 }
 
 // ---------------------------------------------------------------- image

@@ -2,6 +2,7 @@
 //! `./configure` and `make` are thin wrappers around these subcommands.
 
 mod bench;
+mod bench_image;
 mod commands;
 
 use std::path::PathBuf;
