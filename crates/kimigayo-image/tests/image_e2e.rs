@@ -61,6 +61,9 @@ fn kpkg_profile_image_carries_a_working_package_manager() {
     let _img = load(&rep.oci_archive, "kimigayo-e2e-kpkg");
     let v = ok(podman(&["run", "--rm", "kimigayo-e2e-kpkg:latest", "kpkg", "--version"]));
     assert!(v.starts_with("kpkg "), "{v}");
+    // The CA bundle applications look for.
+    let certs = ok(podman(&["run", "--rm", "kimigayo-e2e-kpkg:latest", "sh", "-c", "grep -c 'BEGIN CERTIFICATE' /etc/ssl/cert.pem"]));
+    assert!(certs.trim().parse::<u32>().unwrap() > 100, "{certs}");
     // Without repositories or keys it refuses with the fix named, exit 1 — and never panics.
     let o = podman(&["run", "--rm", "kimigayo-e2e-kpkg:latest", "kpkg", "add", "busybox"]);
     assert_eq!(o.status.code(), Some(1));
