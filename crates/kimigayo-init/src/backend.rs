@@ -22,6 +22,8 @@ pub struct Status {
     pub holder_pid: Option<i32>,
     pub since: u64,
     pub sandbox: String,
+    /// Why the service runs without its namespaces, and the fix (unprivileged container).
+    pub sandbox_degraded: Option<String>,
     pub restarts: u32,
     pub last_exit: Option<String>,
     pub log_tail: Vec<String>,
@@ -74,6 +76,7 @@ impl Backend {
             holder_pid: st.holder_pid,
             since: st.since,
             sandbox: st.sandbox,
+            sandbox_degraded: st.sandbox_degraded,
             restarts: st.restarts,
             last_exit: st.last_exit,
             log_tail: st.log_tail,

@@ -10,6 +10,11 @@
 //! `join` mode — stop/status/extra commands: setns into H's namespaces, fork, confine, run the
 //!   action; after a successful stop, SIGTERM then SIGKILL whatever is left, wait for H to end.
 //! `once` mode — an extra command of a service that is not running: a throw-away sandbox.
+//!
+//! When unshare fails with EPERM (an unprivileged container) the service runs without
+//! namespaces per `sandbox_unavailable` ([`crate::fallback`]). Without a PID namespace of its
+//! own, "the service's processes" are H's descendants (H is a child subreaper), and stopping
+//! kills that tree ([`crate::tree`]), never `kill(-1)`.
 
 use std::ffi::OsString;
 use std::os::fd::RawFd;
@@ -19,11 +24,13 @@ use std::time::{Duration, Instant};
 use crate::conf::ScriptConf;
 use crate::env::SvcEnv;
 use crate::failure::{self, ExitKind, FailureEntry};
+use crate::fallback::{self, Degraded, Unavailable};
 use crate::pump::{self, OutputLog, Pump};
 use crate::retry::RetryPolicy;
 use crate::runtime::ShellInvocation;
 use kimigayo_sandbox::{self as sb, Prepared, SandboxSpec};
 use crate::state::{self, State, StateDir, TAIL_LINES};
+use crate::tree;
 
 /// Where the holder reports the start action's status (`exit N\n`).
 pub const REPORT_FD: RawFd = 3;
@@ -192,7 +199,9 @@ fn report(line: &str) {
     }
 }
 
-fn extra_env(conf: &ScriptConf) -> Vec<(String, String)> {
+/// `scope`: without a PID namespace, the holder whose descendants are this service's processes
+/// (start-stop-daemon's /proc scans stay within them).
+fn extra_env(conf: &ScriptConf, scope: Option<i32>) -> Vec<(String, String)> {
     let mut v: Vec<(String, String)> = conf
         .vars
         .iter()
@@ -200,7 +209,24 @@ fn extra_env(conf: &ScriptConf) -> Vec<(String, String)> {
         .map(|(k, v)| (k.clone(), v.clone()))
         .collect();
     v.push(("KIMIGAYO_SVC_CAPTURE".into(), "1".into()));
+    if let Some(pid) = scope {
+        v.push((crate::applets::proc::SCOPE_VAR.into(), pid.to_string()));
+    }
     v
+}
+
+/// `sandbox_unavailable` of the service, or the message naming the bad value.
+fn unavailable_policy(h: &HolderArgs, conf: &ScriptConf) -> Result<Unavailable, String> {
+    Unavailable::from_value(&h.service, conf.get(fallback::KEY).as_deref())
+}
+
+/// The spec in force for a running service: without namespaces when its start degraded.
+fn running_spec(sd: &StateDir, spec: &SandboxSpec) -> SandboxSpec {
+    if sd.read(fallback::STATE_FILE).is_some() {
+        SandboxSpec { namespaces: sb::Namespaces::NONE, ..spec.clone() }
+    } else {
+        spec.clone()
+    }
 }
 
 /// Child side of every action: stdio, signals, cwd "/", confinement, exec the runtime shell.
@@ -221,6 +247,20 @@ fn exec_action(out: RawFd, confined: &Prepared, inv: &ShellInvocation) -> ! {
 // ------------------------------------------------------------------------------------------
 // start mode
 
+/// Records and announces a degraded start: one warning on the caller's stderr, one services-log
+/// line, the state dir's `sandbox` and `sandbox-degraded` files.
+fn degrade(h: &HolderArgs, env: &SvcEnv, sd: &StateDir, spec: &SandboxSpec, d: &Degraded) {
+    pump::write_all_fd(2, format!(" * WARNING: {}\n", d.warning(&h.service, spec)).as_bytes());
+    failure::log_event(
+        &env.log_file,
+        &h.service,
+        "sandbox-degraded",
+        &format!("namespaces=none reason={:?} fix={:?}", d.reason(), d.fix(&h.service)),
+    );
+    let _ = sd.write("sandbox", &d.describe(spec));
+    let _ = sd.write(fallback::STATE_FILE, &d.record(&h.service));
+}
+
 fn start_mode(h: &HolderArgs, env: &SvcEnv, sd: &StateDir, conf: &ScriptConf, spec: &SandboxSpec, confined: &Prepared) -> i32 {
     let fail = |msg: String| {
         pump::write_all_fd(2, format!(" * ERROR: {}: {msg}\n", h.service).as_bytes());
@@ -234,11 +274,25 @@ fn start_mode(h: &HolderArgs, env: &SvcEnv, sd: &StateDir, conf: &ScriptConf, sp
         Ok(p) => p,
         Err(e) => return fail(e.to_string()),
     };
+    let on_unavailable = match unavailable_policy(h, conf) {
+        Ok(p) => p,
+        Err(e) => return fail(e),
+    };
     let _ = sd.write("sandbox", &spec.describe());
+    sd.remove(fallback::STATE_FILE);
     unsafe { libc::setsid() };
+    let mut effective = spec.clone();
     if let Err(e) = sb::unshare_namespaces(spec) {
-        return fail(format!("sandbox: {e}"));
+        let Some(d) = fallback::degradable(&e, spec.namespaces) else {
+            return fail(format!("sandbox: {e}"));
+        };
+        if on_unavailable == Unavailable::Fail {
+            return fail(d.refusal(&h.service));
+        }
+        degrade(h, env, sd, spec, &d);
+        effective = d.effective(spec);
     }
+    let spec = &effective;
     let (sync_r, sync_w) = match pump::pipe_cloexec() {
         Ok(p) => p,
         Err(e) => return fail(format!("pipe: {e}")),
@@ -435,7 +489,8 @@ impl<'a> Holder<'a> {
     }
 
     fn run_start_action(&mut self) -> ExitKind {
-        let inv = ShellInvocation::new(self.env, &self.h.service, "start", &self.h.args, &extra_env(self.conf));
+        let scope = (!self.spec.namespaces.pid).then(|| std::process::id() as i32);
+        let inv = ShellInvocation::new(self.env, &self.h.service, "start", &self.h.args, &extra_env(self.conf, scope));
         let out = self.pump().write_fd;
         let pid = match pump::fork() {
             Ok(0) => exec_action(out, self.confined, &inv),
@@ -514,7 +569,13 @@ impl<'a> Holder<'a> {
     /// without one, kill(-1) would reach the whole system).
     fn kill_all(&mut self, timeout: Duration) {
         if !self.spec.namespaces.pid {
-            pump::reap_all();
+            // No namespace to empty: our descendants are the service (we are its subreaper).
+            let mut deaths = Vec::new();
+            tree::kill_tree(std::process::id() as i32, timeout, &mut || deaths.extend(pump::reap_all().0));
+            deaths.extend(pump::reap_all().0);
+            for (p, status) in deaths {
+                self.note_death(p, status);
+            }
             return;
         }
         unsafe { libc::kill(-1, libc::SIGKILL) };
@@ -562,14 +623,19 @@ fn join_mode(h: &HolderArgs, env: &SvcEnv, sd: &StateDir, conf: &ScriptConf, spe
     // A pidfd taken before joining: afterwards /proc is the service's, where the holder's host
     // pid means nothing (and the holder may stay a zombie until its parent reaps it).
     let pidfd = unsafe { libc::syscall(libc::SYS_pidfd_open, holder, 0) } as i32;
+    let spec = &running_spec(sd, spec);
     if let Err(e) = sb::join_namespaces(holder, spec) {
         eprintln!(" * ERROR: {}: sandbox: entering the namespaces of holder {holder}: {e}", h.service);
         return 1;
     }
-    let code = run_child_action(h, env, conf, confined);
+    let scope = (!spec.namespaces.pid).then_some(holder);
+    let code = run_child_action(h, env, conf, confined, scope);
     if h.action == "stop" && code == 0 {
         if spec.namespaces.pid {
             kill_leftovers(env.stop_timeout);
+        } else {
+            // The holder's descendants are the service's processes; the holder then ends.
+            tree::stop_tree(holder, env.stop_timeout, &mut || {});
         }
         // The holder ends once its namespace is empty.
         if pidfd >= 0 {
@@ -582,7 +648,7 @@ fn join_mode(h: &HolderArgs, env: &SvcEnv, sd: &StateDir, conf: &ScriptConf, spe
 }
 
 /// Fork, confine, run the action; copy its output to our stdout; its exit code.
-fn run_child_action(h: &HolderArgs, env: &SvcEnv, conf: &ScriptConf, confined: &Prepared) -> i32 {
+fn run_child_action(h: &HolderArgs, env: &SvcEnv, conf: &ScriptConf, confined: &Prepared, scope: Option<i32>) -> i32 {
     let mut pump = match Pump::new(Some(1), None) {
         Ok(p) => p,
         Err(e) => {
@@ -590,7 +656,7 @@ fn run_child_action(h: &HolderArgs, env: &SvcEnv, conf: &ScriptConf, confined: &
             return 1;
         }
     };
-    let inv = ShellInvocation::new(env, &h.service, &h.action, &h.args, &extra_env(conf));
+    let inv = ShellInvocation::new(env, &h.service, &h.action, &h.args, &extra_env(conf, scope));
     let pid = match pump::fork() {
         Ok(0) => exec_action(pump.write_fd, confined, &inv),
         Ok(pid) => pid,
@@ -659,17 +725,44 @@ fn is_zombie(pid: &str) -> bool {
 // once mode
 
 fn once_mode(h: &HolderArgs, env: &SvcEnv, conf: &ScriptConf, spec: &SandboxSpec, confined: &Prepared) -> i32 {
+    let mut effective = spec.clone();
     if let Err(e) = sb::unshare_namespaces(spec) {
-        eprintln!(" * ERROR: {}: sandbox: {e}", h.service);
-        return 1;
+        let policy = match unavailable_policy(h, conf) {
+            Ok(p) => p,
+            Err(msg) => {
+                eprintln!(" * ERROR: {msg}");
+                return 1;
+            }
+        };
+        match fallback::degradable(&e, spec.namespaces) {
+            Some(d) if policy == Unavailable::Degrade => {
+                eprintln!(" * WARNING: {}", d.warning(&h.service, spec));
+                effective = d.effective(spec);
+            }
+            Some(d) => {
+                eprintln!(" * ERROR: {}: {}", h.service, d.refusal(&h.service));
+                return 1;
+            }
+            None => {
+                eprintln!(" * ERROR: {}: sandbox: {e}", h.service);
+                return 1;
+            }
+        }
     }
+    let spec = &effective;
+    // Without a PID namespace, this process is the subreaper whose tree is the service.
+    if !spec.namespaces.pid {
+        unsafe { libc::prctl(libc::PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) };
+    }
+    let me = std::process::id() as i32;
     match pump::fork() {
         Ok(0) => {
             if let Err(e) = sb::setup_inside(spec) {
                 eprintln!(" * ERROR: {}: sandbox: {e}", h.service);
                 unsafe { libc::_exit(1) };
             }
-            let code = run_child_action(h, env, conf, confined);
+            let scope = (!spec.namespaces.pid).then_some(me);
+            let code = run_child_action(h, env, conf, confined, scope);
             unsafe { libc::_exit(code) }
         }
         Ok(pid) => {

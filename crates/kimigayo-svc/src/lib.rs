@@ -6,6 +6,9 @@
 //! - the holder: the sandboxed process that owns a service's namespaces, runs its actions,
 //!   reaps its processes and notices when it dies ([`holder`]);
 //! - per-service state under `<root>/run/kimigayo/svc/<svc>/` ([`state`]);
+//! - what happens when namespaces cannot be created (an unprivileged container):
+//!   `sandbox_unavailable` ([`fallback`]), and stopping a service that has no PID namespace by
+//!   its holder's process tree ([`tree`]);
 //! - failure handling (design property 25): the failure log ([`failure`]) and the retry policy
 //!   ([`retry`]);
 //! - the applets start-stop-daemon, supervise-daemon, checkpath, openrc-run ([`applets`]).
@@ -18,11 +21,13 @@ pub mod conf;
 pub mod env;
 pub mod error;
 pub mod failure;
+pub mod fallback;
 pub mod holder;
 pub mod pump;
 pub mod retry;
 pub mod runtime;
 pub mod state;
+pub mod tree;
 
 pub use action::{run_action, status};
 pub use kimigayo_sandbox as sandbox;

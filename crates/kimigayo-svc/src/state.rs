@@ -7,6 +7,7 @@
 //! | `holder.pid`  | host pid and start time (clock ticks) of the holder         |
 //! | `started-at`  | unix seconds of the last state change                       |
 //! | `sandbox`     | the sandbox in force (`SandboxSpec::describe`)              |
+//! | `sandbox-degraded` | why the namespaces are missing, and the fix (see fallback) |
 //! | `restarts`    | restarts made by the retry policy / supervise-daemon        |
 //! | `last-exit`   | "exit 3" / "signal SIGKILL" of the last failure             |
 //! | `last-failure`| output lines logged with the last failure                   |
@@ -89,6 +90,10 @@ pub struct ServiceStatus {
     /// Unix seconds of the last state change.
     pub since: u64,
     pub sandbox: String,
+    /// Set when the service runs without the namespaces it asked for (`sandbox_unavailable=
+    /// degrade` in an unprivileged container): `EPERM: <reason>; fix: <fix>`.
+    #[serde(default)]
+    pub sandbox_degraded: Option<String>,
     pub restarts: u32,
     pub last_exit: Option<String>,
     pub log_tail: Vec<String>,
@@ -205,6 +210,7 @@ impl StateDir {
             holder_pid: holder,
             since: self.read("started-at").and_then(|s| s.trim().parse().ok()).unwrap_or(0),
             sandbox: self.read("sandbox").unwrap_or_default().trim().to_string(),
+            sandbox_degraded: self.read(crate::fallback::STATE_FILE).map(|s| s.trim().to_string()).filter(|s| !s.is_empty()),
             restarts: self.restarts(),
             last_exit: self.read("last-exit").map(|s| s.trim().to_string()).filter(|s| !s.is_empty()),
             log_tail,

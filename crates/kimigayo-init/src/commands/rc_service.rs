@@ -126,6 +126,9 @@ pub fn main(args: &[OsString]) -> i32 {
             if !st.sandbox.is_empty() {
                 println!(" * sandbox: {}", st.sandbox);
             }
+            if let Some(why) = &st.sandbox_degraded {
+                println!(" * sandbox degraded: {why}");
+            }
             if let (Some(last), false) = (&st.last_exit, st.state == "started") {
                 println!(" * last exit: {last}");
             }

@@ -29,6 +29,7 @@ fn state_of(b: &Backend, svc: &str) -> Status {
         holder_pid: None,
         since: 0,
         sandbox: String::new(),
+        sandbox_degraded: None,
         restarts: 0,
         last_exit: Some(e),
         log_tail: Vec::new(),

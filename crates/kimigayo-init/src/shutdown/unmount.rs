@@ -84,6 +84,13 @@ pub fn unmount_all(mode: Mode, log: &Log) -> UnmountReport {
         return report;
     }
     if let Err(e) = make_private() {
+        if e.raw_os_error() == Some(libc::EPERM) && mode == Mode::Container {
+            // No CAP_SYS_ADMIN (an unprivileged container): nothing inside could mount anything,
+            // so every mount is the runtime's, and it removes them with the container.
+            log.info("Filesystems left to the container runtime (no CAP_SYS_ADMIN: nothing here was mounted by the container)");
+            report.skipped = Some(format!("mount --make-rprivate /: {e} (unprivileged container)"));
+            return report;
+        }
         log.warn(&format!("cannot make / private ({e}); not unmounting so nothing propagates to the host"));
         report.skipped = Some(format!("mount --make-rprivate /: {e}"));
         return report;

@@ -79,6 +79,10 @@ pub struct Match {
     pub pidfile: Option<PathBuf>,
 }
 
+/// Set by the holder when the service has no PID namespace: the holder's pid, whose
+/// descendants are the service's processes.
+pub const SCOPE_VAR: &str = "KIMIGAYO_SVC_SCOPE";
+
 pub fn read_pidfile(p: &Path) -> Option<i32> {
     fs::read_to_string(p).ok()?.split_whitespace().next()?.parse().ok().filter(|p: &i32| *p > 0)
 }
@@ -131,17 +135,16 @@ impl Match {
         if let Some(pf) = &self.pidfile {
             return read_pidfile(pf).filter(|p| *p != me && self.matches(*p)).into_iter().collect();
         }
-        let mut out = Vec::new();
-        if let Ok(rd) = fs::read_dir("/proc") {
-            for e in rd.flatten() {
-                if let Some(pid) = e.file_name().to_str().and_then(|s| s.parse::<i32>().ok()) {
-                    if pid != me && self.matches(pid) {
-                        out.push(pid);
-                    }
-                }
-            }
-        }
-        out
+        // A service without its own PID namespace sees every process of the system: match only
+        // among its holder's descendants, so another service running the same program is safe.
+        let scope = std::env::var(SCOPE_VAR).ok().and_then(|v| v.parse::<i32>().ok()).filter(|p| *p > 0);
+        let candidates: Vec<i32> = match scope {
+            Some(holder) => crate::tree::descendants(holder),
+            None => fs::read_dir("/proc")
+                .map(|rd| rd.flatten().filter_map(|e| e.file_name().to_str().and_then(|s| s.parse::<i32>().ok())).collect())
+                .unwrap_or_default(),
+        };
+        candidates.into_iter().filter(|pid| *pid != me && self.matches(*pid)).collect()
     }
 }
 
