@@ -543,7 +543,8 @@ impl<'a> Holder<'a> {
                 n.bytes().all(|b| b.is_ascii_digit()) && n != "1"
             })
         } else {
-            no_children
+            // No namespace of our own: the service is our process tree (we are its subreaper).
+            no_children || tree::descendants(std::process::id() as i32).is_empty()
         }
     }
 

@@ -118,6 +118,19 @@ fn degraded_start_is_confined_reported_and_stops_only_its_own_processes() {
 }
 
 #[test]
+fn a_service_without_a_daemon_stays_started_in_degraded_mode() {
+    let root = Root::new();
+    root.script("localfs", "start() { ebegin \"Mounting local filesystems\"; eend 0; }");
+    let r = openrc_unprivileged(&root, "localfs", "start");
+    assert_eq!(r.code, 0, "{}", r.all());
+    std::thread::sleep(Duration::from_millis(300));
+    assert_eq!(root.status("localfs").state, State::Started);
+    let r = openrc_unprivileged(&root, "localfs", "stop");
+    assert_eq!(r.code, 0, "{}", r.all());
+    assert_eq!(root.status("localfs").state, State::Stopped);
+}
+
+#[test]
 fn sandbox_unavailable_fail_refuses_to_start() {
     let root = Root::new();
     let marker = "ksvc-unpriv-strict";
