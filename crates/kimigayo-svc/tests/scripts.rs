@@ -79,6 +79,7 @@ fn daemon_with_pidfile_start_status_reload_stop() {
     assert!(r.stdout.contains(" * Reloading web ..."), "{}", r.all());
     wait_for("reload trap", Duration::from_secs(3), || root.path().join("run/web.reloads").exists());
     assert_eq!(pids_with(marker), vec![daemon], "reload must not restart the daemon");
+    assert!(pidfile.exists(), "start-stop-daemon --signal HUP removed the pidfile of a running daemon");
 
     let r = root.openrc("web", "stop");
     assert_eq!(r.code, 0, "{}", r.all());

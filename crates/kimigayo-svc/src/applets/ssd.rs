@@ -288,7 +288,13 @@ fn stop(a: Args) -> i32 {
         return 0;
     }
     if proc::run_schedule(&pids, &schedule) {
-        remove_pidfile(&a);
+        // `--signal HUP` (the reload idiom) leaves the daemon running: keep its pidfile.
+        let terminating = schedule.iter().any(|s| {
+            matches!(s, proc::Step::Signal(sig) if [libc::SIGTERM, libc::SIGKILL, libc::SIGINT, libc::SIGQUIT].contains(sig))
+        });
+        if terminating || !pids.iter().any(|p| crate::state::pid_alive(*p)) {
+            remove_pidfile(&a);
+        }
         0
     } else {
         if !a.quiet {
