@@ -6,6 +6,7 @@
 #   make verify-build-hash      rebuild from scratch elsewhere and prove identical digests
 #                               (packages, then the image's signed manifest digest)
 #   make image                  the default OCI image into out/ (podman load -i out/kimigayo-os-x86_64.oci.tar)
+#   make vm                     the VM (kernel + initramfs) into out/, booted once under QEMU
 #   make test                   the whole test suite
 #   make bench                  build-time and size benchmark table
 #   make clean                  remove out/ (make distclean also drops the build cache)
@@ -21,7 +22,7 @@ APPLETS ?=
 KIMIGAYO := $(or $(CARGO_TARGET_DIR),target)/release/kimigayo
 export ARCH SECURITY_HARDENING CROSS_COMPILE APPLETS
 
-.PHONY: all setup cli reproducible-build build image verify-build-hash audit test bench clean distclean
+.PHONY: all setup cli reproducible-build build image vm verify-build-hash audit test bench clean distclean
 
 all: image
 
@@ -36,6 +37,10 @@ reproducible-build build: cli
 
 image: reproducible-build
 	$(KIMIGAYO) image build --config images/base.yaml
+
+vm: reproducible-build
+	$(KIMIGAYO) vm build --config images/vm.yaml
+	$(KIMIGAYO) vm run --config images/vm.yaml
 
 verify-build-hash: cli
 	@test -d out/repo || $(KIMIGAYO) build

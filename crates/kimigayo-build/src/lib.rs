@@ -44,6 +44,8 @@ pub enum BuildError {
     Audit { component: String, level: Level, failures: String },
     #[error("{component}: packaging: {message}")]
     Package { component: String, message: String },
+    #[error("{component}: {message}")]
+    Kernel { component: String, message: String },
     #[error("architecture `{0}` is not supported yet: the arm64 cross build is planned (issue: multi-arch); build with --arch x86_64")]
     UnsupportedArch(String),
     #[error("{context}: {source}")]
@@ -185,7 +187,9 @@ impl<'p> Builder<'p> {
 
     /// The flags, linkage and compiler of a recipe at the configured level.
     fn flags(&self, recipe: &Recipe) -> (Vec<String>, Vec<String>, Vec<String>) {
-        if matches!(recipe.build.toolchain, Toolchain::None | Toolchain::Cargo) {
+        // A kernel is freestanding: userland hardening flags do not apply (its own are in the
+        // hardening fragment, checked after `make olddefconfig`).
+        if matches!(recipe.build.toolchain, Toolchain::None | Toolchain::Cargo) || recipe.build.kernel_profile.is_some() {
             return (vec![], vec![], vec![]);
         }
         let f = kimigayo_hardening::flags(self.cfg.hardening);
@@ -253,6 +257,43 @@ impl<'p> Builder<'p> {
         let c = kimigayo_kconfig::select_applets(&base, add, remove)
             .map_err(|e| BuildError::Recipe(format!("{}: {e}", path.display())))?;
         Ok(Some(c.render()))
+    }
+
+    /// The kernel configuration request of a recipe with `kernel_profile`.
+    fn kernel_request(&self, recipe: &Recipe) -> Result<Option<kimigayo_kernel::Request>, BuildError> {
+        let Some(p) = &recipe.build.kernel_profile else { return Ok(None) };
+        let profile = recipe.dir.join(p);
+        let kernel_dir = profile.parent().and_then(|d| d.parent()).unwrap_or(&recipe.dir);
+        kimigayo_kernel::profile::KernelDir::new(kernel_dir)
+            .request(&profile, None, &[])
+            .map(Some)
+            .map_err(|e| BuildError::Kernel { component: recipe.name().into(), message: e.to_string() })
+    }
+
+    /// Kernel recipes: `prepare`, the request over the `.config`, `make olddefconfig` and the
+    /// checker, all before `steps` compile anything.
+    fn configure_kernel(&self, recipe: &Recipe, req: &kimigayo_kernel::Request, sb: &sandbox::Sandbox, log: &Path) -> Result<(), BuildError> {
+        let name = recipe.name().to_string();
+        let step_err = |r: sandbox::StepResult, what: &str| {
+            r.map_err(|(idx, text)| BuildError::Step { component: name.clone(), step: idx + 1, text: format!("{what}: {text}"), tail: sandbox::tail(log, 25), log: log.to_path_buf() })
+        };
+        let r = sb.run(&recipe.build.prepare, log, &|i, t| self.progress.event(&format!("    {name} prepare {i}: {}", t.chars().take(70).collect::<String>())))
+            .map_err(io_ctx("running bubblewrap"))?;
+        step_err(r, "prepare")?;
+        let src = sb.work.join("src");
+        let kerr = |e: kimigayo_kernel::KernelError| BuildError::Kernel { component: name.clone(), message: e.to_string() };
+        kimigayo_kernel::tree::write_request(&src, req).map_err(kerr)?;
+        let r = sb.run(&["make -s olddefconfig".to_string()], log, &|_, _| {}).map_err(io_ctx("running bubblewrap"))?;
+        step_err(r, "configure")?;
+        let report = kimigayo_kernel::tree::check_tree(&src, req).map_err(kerr)?;
+        if !report.ok() {
+            return Err(kerr(kimigayo_kernel::KernelError::Rejected(report)));
+        }
+        for c in &report.conflicts {
+            self.progress.event(&format!("    {name}: note: {c}"));
+        }
+        self.progress.event(&format!("    {name}: configuration checked: {} requested options, hardening intact", req.merged.order.len()));
+        Ok(())
     }
 
     /// The recipe's SOURCE_DATE_EPOCH (see [`BuildConfig::epoch_from_git`]).
@@ -324,7 +365,11 @@ impl<'p> Builder<'p> {
             };
             patch_records.push(PatchRecord { path, sha256: sha, reason: pt.reason.clone() });
         }
-        let kconfig = self.kconfig_text(recipe)?;
+        let kernel = self.kernel_request(recipe)?;
+        let kconfig = match &kernel {
+            Some(k) => Some(k.merged.render()),
+            None => self.kconfig_text(recipe)?,
+        };
         let toolchain = self.toolchain_identity(recipe)?;
         let (cflags, ldflags, linkflags) = self.flags(recipe);
         let mut all_flags = cflags.clone();
@@ -382,7 +427,7 @@ impl<'p> Builder<'p> {
         let log = logs.join(format!("{name}-{}.log", &key[..12]));
         fs::write(&log, format!("kimigayo build of {name} {} key {key}\n", recipe.full_version())).map_err(io_ctx("writing the log"))?;
         unpack::unpack_all(recipe, &prepared, work.path(), &log)?;
-        if let Some(k) = &kconfig {
+        if let (Some(k), None) = (&kconfig, &kernel) {
             fs::write(work.path().join("src/.config"), k).map_err(io_ctx("writing .config"))?;
         }
         let dest = work.path().join("dest");
@@ -423,6 +468,9 @@ impl<'p> Builder<'p> {
                 let sysroot = if tc == Toolchain::Musl { Some(self.ensure_toolchain()?) } else { None };
                 let env = self.step_env(recipe, &cflags, &ldflags, &linkflags, sysroot.is_some());
                 let sb = sandbox::Sandbox { work: work.path(), files: &recipe.dir, toolchain: sysroot.as_deref(), env, uid: self.cfg.sandbox_uid };
+                if let Some(req) = &kernel {
+                    self.configure_kernel(recipe, req, &sb, &log)?;
+                }
                 let started = Instant::now();
                 let total = recipe.build.steps.len();
                 let progress = self.progress;

@@ -96,7 +96,7 @@ fn check_cross(arch: &str, cross: &str) -> Result<()> {
     Ok(())
 }
 
-fn build_config(project: Option<PathBuf>, c: &CommonBuild) -> Result<BuildConfig> {
+pub(crate) fn build_config(project: Option<PathBuf>, c: &CommonBuild) -> Result<BuildConfig> {
     let root = project_root(project)?;
     let arch = normalise_arch(&c.arch)?;
     check_cross(&arch, &c.cross_compile)?;

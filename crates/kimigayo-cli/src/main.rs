@@ -4,6 +4,7 @@
 mod bench;
 mod bench_image;
 mod commands;
+mod vm;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -84,6 +85,9 @@ enum Command {
         and print per-component times and package sizes. The source cache is shared, so network\n\
         time is not measured. Nothing is asserted: compare the numbers across changes.")]
     Bench(commands::BenchArgs),
+    /// Build or boot the Kimigayo VM (kernel + initramfs) under QEMU
+    #[command(subcommand)]
+    Vm(vm::VmCmd),
 }
 
 fn main() -> ExitCode {
@@ -99,6 +103,7 @@ fn main() -> ExitCode {
         Command::Clean(a) => commands::clean(cli.project, a),
         Command::Bench(a) => commands::bench(cli.project, a),
         Command::Image(c) => commands::image(cli.project, c),
+        Command::Vm(c) => vm::vm(cli.project, c),
     };
     match result {
         Ok(code) => code,

@@ -159,6 +159,15 @@ pub struct BuildSection {
     /// `.config` in the source tree before the steps run.
     #[serde(default)]
     pub kconfig: Option<String>,
+    /// A kernel profile (recipe-relative, e.g. `../../kernel/profiles/vm.toml`): the build runs
+    /// `prepare`, writes the profile's merged fragments over the tree's `.config`, runs
+    /// `make olddefconfig`, refuses a result that dropped a requested or hardening option,
+    /// and only then runs `steps`.
+    #[serde(default)]
+    pub kernel_profile: Option<String>,
+    /// Steps run before the kernel configuration is written (unpack, `make allnoconfig`).
+    #[serde(default)]
+    pub prepare: Vec<String>,
     /// Waive one protection for matching files: `"PROTECTION:GLOB"` (e.g. `"fortify:lib/ld-musl-*"`),
     /// with the reason in `audit_exempt_reason`.
     #[serde(default)]
@@ -404,6 +413,14 @@ impl Recipe {
             if !ok {
                 return Err(err(&format!("build.audit_exempt[{i}]"), format!("`{ex}` must be PROTECTION:GLOB, e.g. fortify:lib/ld-musl-*.so.1")));
             }
+        }
+        match (&b.kernel_profile, b.prepare.is_empty()) {
+            (Some(k), _) if !dir.join(k).is_file() => {
+                return Err(err("build.kernel_profile", format!("`{k}` does not exist (relative to {})", dir.display())));
+            }
+            (Some(_), true) => return Err(err("build.prepare", "a kernel build lists the steps that unpack the tree and run `make allnoconfig`".into())),
+            (None, false) => return Err(err("build.prepare", "`prepare` only applies with `kernel_profile`: move these steps into `steps`".into())),
+            _ => {}
         }
         if let Some(k) = &b.kconfig {
             if !dir.join(k).is_file() {

@@ -1,0 +1,42 @@
+//! End to end: the `linux` package's kernel and the images/vm.yaml root filesystem as an
+//! initramfs boot under QEMU (software emulation), kimigayo-init starts the vm-ready service,
+//! its marker reaches the serial console and the guest powers the machine off (QEMU exits 0).
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+fn root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..").canonicalize().unwrap()
+}
+
+#[test]
+fn vm_boots_to_the_ready_marker_and_powers_off() {
+    if std::process::Command::new("qemu-system-x86_64").arg("--version").output().is_err() {
+        panic!("qemu-system-x86_64 is missing: run ./scripts/setup.sh");
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let repo = dir.path().join("repo");
+    let mut cfg = kimigayo_build::default_config(&root()).unwrap();
+    cfg.repo_dir = repo.clone();
+    let wanted: Vec<String> = ["baselayout", "musl", "busybox", "kimigayo-init", "vm-ready", "linux"].iter().map(|s| s.to_string()).collect();
+    kimigayo_build::Builder::new(cfg.clone(), &kimigayo_build::Quiet).unwrap().build(&wanted).unwrap_or_else(|e| panic!("{e}"));
+    let key = kimigayo_sign::SecretKey::generate("VM tests <vm@kimigayo.test>", None).unwrap();
+    kimigayo_pkg::build_index(&repo, &key, 1, Duration::from_secs(86_400), vec![], std::time::SystemTime::now()).unwrap();
+    let mut keys = kimigayo_sign::Keyring::new();
+    keys.add(key.public(), "test");
+    let spec = kimigayo_image::ImageSpec::load(&root().join("images/vm.yaml")).unwrap();
+
+    let out = dir.path().join("out");
+    let v = kimigayo_vm::build(&spec, &repo, &keys, cfg.source_date_epoch, &out).unwrap();
+    // Deterministic: a second composition gives the same initramfs bytes.
+    let first = std::fs::read(&v.initramfs).unwrap();
+    let again = kimigayo_vm::build(&spec, &repo, &keys, cfg.source_date_epoch, &dir.path().join("out2")).unwrap();
+    assert_eq!(first, std::fs::read(&again.initramfs).unwrap(), "initramfs is not reproducible");
+
+    let mut o = kimigayo_vm::BootOptions::new(v.kernel.clone(), v.initramfs.clone());
+    o.timeout = Duration::from_secs(180);
+    let r = kimigayo_vm::boot(&o).unwrap();
+    eprintln!("marker after {:?} s, qemu exited after {:?} s with {:?}", r.marker_after, r.exited_after, r.exit_status);
+    assert!(r.clean(), "no clean boot to the marker and power-off:\n{}", r.console);
+    assert!(!r.console.contains("Kernel panic"), "{}", r.console);
+}
