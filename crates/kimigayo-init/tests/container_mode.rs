@@ -147,3 +147,18 @@ fn help_reads_like_a_man_page() {
         }
     }
 }
+
+/// The main command and service actions start with no signal blocked (PID 1 blocks the ones it
+/// handles; a main command inheriting that mask ignored `podman stop`'s SIGTERM until the kill
+/// grace).
+#[test]
+fn main_command_and_actions_start_with_an_empty_signal_mask() {
+    let root = Root::new();
+    let f = root.path().join("masked.sigblk");
+    root.service("masked", &format!("start() {{ echo \"action $(grep SigBlk /proc/$$/status)\" > {}; }}", f.display()));
+    root.enable("masked", "default");
+    let out = run_init(root.path(), &[], Some(&format!("echo \"main $(grep SigBlk /proc/$$/status)\"; cat {}", f.display())));
+    let t = text(&out);
+    assert!(t.contains("main SigBlk:\t0000000000000000\n"), "{t}");
+    assert!(t.contains("action SigBlk:\t0000000000000000\n"), "{t}");
+}

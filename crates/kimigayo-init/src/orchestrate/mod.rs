@@ -48,7 +48,7 @@ fn spawn_action(ctx: &Ctx, svc: &str, action: &str) -> Result<i32, String> {
     }
     let file = std::fs::File::create(&out).map_err(|e| format!("{}: {e}", out.display()))?;
     let err = file.try_clone().map_err(|e| e.to_string())?;
-    let child = Command::new(&ctx.self_exe)
+    let child = crate::pid1::signals::unblocked(&mut Command::new(&ctx.self_exe))
         .arg0("kimigayo-init")
         .args(["--run-action", svc, action])
         .env("KIMIGAYO_ROOT", &ctx.root)

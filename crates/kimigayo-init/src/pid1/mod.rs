@@ -72,7 +72,7 @@ fn become_subreaper() {
 /// Starts the main command in its own process group, in the terminal's foreground if stdin
 /// is a tty.
 fn spawn_main(cmd: &[String]) -> std::io::Result<i32> {
-    let child = Command::new(&cmd[0]).args(&cmd[1..]).process_group(0).spawn()?;
+    let child = signals::unblocked(Command::new(&cmd[0]).args(&cmd[1..]).process_group(0)).spawn()?;
     let pid = child.id() as i32;
     // SAFETY: isatty/tcsetpgrp on fd 0; SIGTTOU is blocked in this process, so a background
     // init may hand the terminal over.

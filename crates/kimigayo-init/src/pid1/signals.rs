@@ -81,8 +81,9 @@ fn set_of(sigs: &[i32]) -> libc::sigset_t {
 }
 
 /// Blocks the handled signals in the calling thread (call before any thread is spawned, so
-/// all threads inherit the mask). Children started with std::process::Command get an empty
-/// mask back (std resets it before exec).
+/// all threads inherit the mask). Children inherit a blocked mask across exec (std's Command
+/// does not reset it on every target: the musl build's main command had SIGTERM blocked, so
+/// `podman stop` waited for the kill grace): spawn them through [`unblocked`].
 pub fn block() -> std::io::Result<()> {
     let set = set_of(&handled());
     // SAFETY: plain syscall wrapper over a valid set.
@@ -139,5 +140,21 @@ mod tests {
         assert_eq!(classify(libc::SIGPWR, true), SigAction::Shutdown(Power::Poweroff));
         assert_eq!(classify(SIG_REBOOT, true), SigAction::Shutdown(Power::Reboot));
         assert_eq!(classify(libc::SIGCHLD, true), SigAction::Reap);
+    }
+}
+
+/// Gives a child started with `cmd` an empty signal mask (set between fork and exec).
+pub fn unblocked(cmd: &mut std::process::Command) -> &mut std::process::Command {
+    use std::os::unix::process::CommandExt;
+    // SAFETY: sigemptyset and sigprocmask are async-signal-safe; nothing is allocated.
+    unsafe {
+        cmd.pre_exec(|| {
+            let mut set: libc::sigset_t = std::mem::zeroed();
+            libc::sigemptyset(&mut set);
+            if libc::sigprocmask(libc::SIG_SETMASK, &set, std::ptr::null_mut()) != 0 {
+                return Err(std::io::Error::last_os_error());
+            }
+            Ok(())
+        })
     }
 }
