@@ -1,12 +1,16 @@
 //! `kimigayo bench` (what `make bench` runs): a cold build of every component (fresh build
 //! cache; the hash-verified source cache is shared, so the network is not measured), a warm
 //! rebuild (everything reused), and the package sizes. Prints tables; asserts nothing.
+//! The init section (kimigayo-init as PID 1 vs a shell loop) is in `bench_init.rs`.
 
 use std::process::ExitCode;
 use std::time::Instant;
 
 use anyhow::{anyhow, Result};
 use kimigayo_build::{BuildConfig, Builder, Outcome, Progress};
+
+#[path = "bench_init.rs"]
+mod bench_init;
 
 struct Indented;
 impl Progress for Indented {
@@ -48,6 +52,10 @@ pub fn bench(mut cfg: BuildConfig) -> Result<ExitCode> {
     println!("{:<18} {:<12} {:>12} {:>14}", "total", "", a, i);
     kpkg(&cfg.repo_dir, scratch.path())?;
     crate::bench_image::bench(&cfg.project_root, &cfg.repo_dir, cfg.source_date_epoch, scratch.path())?;
+    // Needs unshare(1) and root; without them the other tables still stand.
+    if let Err(e) = bench_init::bench(&cfg.repo_dir, scratch.path()) {
+        println!("\nINIT: not measured: {e:#}");
+    }
     Ok(ExitCode::SUCCESS)
 }
 

@@ -1,0 +1,268 @@
+//! `kimigayo bench`, init section: kimigayo-init as PID 1 in fresh namespaces
+//! (`unshare --fork --pid --mount --uts --ipc --mount-proc`) over a temporary root with 20
+//! daemons (pidfiles; a chain and a fan-out of `need`s), beside the same 20 daemons started by a
+//! plain shell loop as PID 1. Measured, medians over 5 runs:
+//! - boot: from spawning PID 1 to all 20 daemons started (init: its main command runs once
+//!   boot is done; the loop: a marker after the last daemon);
+//! - VmRSS of PID 1 while the 20 run;
+//! - shutdown: from SIGTERM to PID 1 until it exited (every daemon stopped).
+//!
+//! The kimigayo-init binary is the one from the freshly built kimigayo-init package.
+
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use anyhow::{anyhow, bail, Context, Result};
+
+const SERVICES: usize = 20;
+const RUNS: usize = 5;
+
+/// svc01 ← svc02..svc04 (chain head, fan-out) ← svc05..svc10 ← svc11..svc20 (use).
+fn depend(i: usize) -> String {
+    match i {
+        1 => String::new(),
+        2..=4 => "need svc01".into(),
+        5..=10 => format!("need svc{:02}", 2 + (i - 5) % 3),
+        _ => format!("use svc{:02}", 5 + (i - 11) % 6),
+    }
+}
+
+/// Start order for the shell loop: the same dependency order (i ascending respects it).
+fn script(root: &Path, i: usize) -> String {
+    format!(
+        "#!/sbin/openrc-run\ncommand=/bin/sleep\ncommand_args=100000\ncommand_background=yes\npidfile={}/run/svc{i:02}.pid\ndepend() {{ {}; }}\n",
+        root.display(),
+        match depend(i) {
+            d if d.is_empty() => ":".to_string(),
+            d => d,
+        }
+    )
+}
+
+fn make_root(dir: &Path) -> Result<()> {
+    for d in ["etc/init.d", "etc/conf.d", "etc/runlevels/sysinit", "etc/runlevels/boot", "etc/runlevels/default", "etc/runlevels/shutdown", "run", "var/log"] {
+        std::fs::create_dir_all(dir.join(d))?;
+    }
+    std::fs::write(dir.join("etc/rc.conf"), "rc_parallel=\"YES\"\nrc_timeout_stopsec=\"5\"\n")?;
+    for i in 1..=SERVICES {
+        let name = format!("svc{i:02}");
+        let p = dir.join("etc/init.d").join(&name);
+        std::fs::write(&p, script(dir, i))?;
+        std::fs::set_permissions(&p, std::os::unix::fs::PermissionsExt::from_mode(0o755))?;
+        std::os::unix::fs::symlink(format!("/etc/init.d/{name}"), dir.join("etc/runlevels/default").join(&name))?;
+    }
+    Ok(())
+}
+
+/// The shell-loop "init": starts the 20 daemons in the background with pidfiles, marks boot
+/// done, and on SIGTERM kills them and waits.
+fn shell_loop(root: &Path) -> String {
+    let run = root.join("run");
+    format!(
+        "trap 'for f in {run}/loop*.pid; do kill $(cat $f); done; wait; exit 0' TERM\n\
+         for i in $(seq -w 1 {SERVICES}); do /bin/sleep 100000 & echo $! > {run}/loop$i.pid; done\n\
+         : > {run}/loop.booted\n\
+         while :; do wait; done\n",
+        run = run.display()
+    )
+}
+
+fn unshare() -> Command {
+    let mut c = Command::new("unshare");
+    c.args(["--fork", "--pid", "--mount", "--uts", "--ipc", "--mount-proc", "--kill-child"]);
+    c.stdin(Stdio::null()).stdout(Stdio::null()).stderr(Stdio::null());
+    c
+}
+
+fn wait_file(p: &Path, limit: Duration, child: &mut Child) -> Result<()> {
+    let end = Instant::now() + limit;
+    while !p.exists() {
+        if Instant::now() > end {
+            bail!("{} did not appear within {limit:?}", p.display());
+        }
+        if let Some(st) = child.try_wait()? {
+            bail!("PID 1 exited ({st}) before {} appeared", p.display());
+        }
+        std::thread::sleep(Duration::from_millis(1));
+    }
+    Ok(())
+}
+
+/// The PID 1's host pid: the child of the `unshare` process.
+fn pid1_of(unshare: &Child) -> Result<u32> {
+    let pid = unshare.id();
+    let end = Instant::now() + Duration::from_secs(5);
+    loop {
+        if let Ok(s) = std::fs::read_to_string(format!("/proc/{pid}/task/{pid}/children")) {
+            if let Some(p) = s.split_whitespace().next().and_then(|p| p.parse().ok()) {
+                return Ok(p);
+            }
+        }
+        if Instant::now() > end {
+            bail!("no child of unshare {pid}");
+        }
+        std::thread::sleep(Duration::from_millis(1));
+    }
+}
+
+fn rss_kib(pid: u32) -> Result<u64> {
+    let s = std::fs::read_to_string(format!("/proc/{pid}/status"))?;
+    s.lines()
+        .find_map(|l| l.strip_prefix("VmRSS:"))
+        .and_then(|v| v.split_whitespace().next()?.parse().ok())
+        .ok_or_else(|| anyhow!("no VmRSS for pid {pid}"))
+}
+
+fn live_pidfiles(run: &Path, prefix: &str) -> usize {
+    (1..=SERVICES)
+        .filter(|i| {
+            std::fs::read_to_string(run.join(format!("{prefix}{i:02}.pid")))
+                .ok()
+                .and_then(|s| s.trim().parse::<u32>().ok())
+                .is_some()
+        })
+        .count()
+}
+
+struct Sample {
+    boot: f64,
+    rss: u64,
+    shutdown: f64,
+}
+
+/// Boots, measures, shuts down one PID 1 (`cmd` already set up); `booted` appears when boot is done.
+fn measure(mut cmd: Command, booted: &Path, check: impl Fn() -> Result<()>) -> Result<Sample> {
+    let t = Instant::now();
+    let mut child = cmd.spawn().context("running unshare")?;
+    let res = (|| -> Result<Sample> {
+        wait_file(booted, Duration::from_secs(30), &mut child)?;
+        let boot = t.elapsed().as_secs_f64();
+        check()?;
+        let pid1 = pid1_of(&child)?;
+        std::thread::sleep(Duration::from_millis(100));
+        let rss = rss_kib(pid1)?;
+        let t = Instant::now();
+        Command::new("kill").args(["-TERM", &pid1.to_string()]).status()?;
+        let end = Instant::now() + Duration::from_secs(30);
+        loop {
+            if child.try_wait()?.is_some() {
+                break;
+            }
+            if Instant::now() > end {
+                bail!("PID 1 did not exit within 30 s of SIGTERM");
+            }
+            std::thread::sleep(Duration::from_millis(1));
+        }
+        Ok(Sample { boot, rss, shutdown: t.elapsed().as_secs_f64() })
+    })();
+    if res.is_err() {
+        let _ = child.kill();
+    }
+    let _ = child.wait();
+    res
+}
+
+fn one_init(bin: &Path, scratch: &Path, n: usize) -> Result<Sample> {
+    let root = scratch.join(format!("init-root-{n}"));
+    make_root(&root)?;
+    let booted = root.join("run/booted");
+    let mut cmd = unshare();
+    cmd.arg(bin).arg("--container").arg("--").args(["/bin/sh", "-c", &format!(": > {}; exec /bin/sleep 100000", booted.display())]);
+    cmd.env("KIMIGAYO_ROOT", &root);
+    let run = root.join("run");
+    let s = measure(cmd, &booted, || {
+        let up = live_pidfiles(&run, "svc");
+        if up != SERVICES {
+            bail!("only {up} of {SERVICES} services wrote a pidfile (see {}/var/log/kimigayo)", root.display());
+        }
+        Ok(())
+    })?;
+    let _ = std::fs::remove_dir_all(&root);
+    Ok(s)
+}
+
+fn one_loop(scratch: &Path, n: usize) -> Result<Sample> {
+    let root = scratch.join(format!("loop-root-{n}"));
+    std::fs::create_dir_all(root.join("run"))?;
+    let booted = root.join("run/loop.booted");
+    let mut cmd = unshare();
+    cmd.args(["/bin/sh", "-c", &shell_loop(&root)]);
+    let run = root.join("run");
+    let s = measure(cmd, &booted, || {
+        let up = live_pidfiles(&run, "loop");
+        if up != SERVICES {
+            bail!("the shell loop wrote {up} of {SERVICES} pidfiles");
+        }
+        Ok(())
+    })?;
+    let _ = std::fs::remove_dir_all(&root);
+    Ok(s)
+}
+
+/// Unpacks sbin/kimigayo-init from the kimigayo-init package in `repo`.
+fn init_binary(repo: &Path, scratch: &Path) -> Result<PathBuf> {
+    let pkgs = kimigayo_package::Repository::new(repo).packages()?;
+    let (archive, _) = pkgs.into_iter().find(|(_, m)| m.name == "kimigayo-init").ok_or_else(|| anyhow!("no kimigayo-init package in {}", repo.display()))?;
+    let dir = scratch.join("kimigayo-init-pkg");
+    std::fs::create_dir_all(&dir)?;
+    let st = Command::new("tar").arg("-xzf").arg(&archive).arg("-C").arg(&dir).status()?;
+    if !st.success() {
+        bail!("tar -xzf {} failed", archive.display());
+    }
+    let bin = dir.join("sbin/kimigayo-init");
+    if !bin.is_file() {
+        bail!("{} has no sbin/kimigayo-init", archive.display());
+    }
+    Ok(bin)
+}
+
+fn median(mut v: Vec<f64>) -> f64 {
+    v.sort_by(|a, b| a.total_cmp(b));
+    v[v.len() / 2]
+}
+
+/// Runs both, prints the table.
+pub fn bench(repo: &Path, scratch: &Path) -> Result<()> {
+    let bin = init_binary(repo, scratch)?;
+    eprintln!("init: {RUNS} boots + shutdowns of {SERVICES} services as PID 1 ({}), and of a shell loop", bin.display());
+    let mut init = Vec::new();
+    let mut shell = Vec::new();
+    for n in 0..RUNS {
+        init.push(one_init(&bin, scratch, n)?);
+        shell.push(one_loop(scratch, n)?);
+    }
+    let col = |v: &[Sample], f: fn(&Sample) -> f64| median(v.iter().map(f).collect());
+    println!("\n{:<44} {:>14} {:>14}", format!("INIT ({SERVICES} daemons, median of {RUNS})"), "KIMIGAYO-INIT", "SHELL LOOP");
+    println!("{:<44} {:>14.1} {:>14.1}", "boot: PID 1 start → all started (ms)", col(&init, |s| s.boot * 1e3), col(&shell, |s| s.boot * 1e3));
+    println!("{:<44} {:>14.0} {:>14.0}", "PID 1 VmRSS while they run (KiB)", col(&init, |s| s.rss as f64), col(&shell, |s| s.rss as f64));
+    println!("{:<44} {:>14.1} {:>14.1}", "shutdown: SIGTERM → PID 1 exited (ms)", col(&init, |s| s.shutdown * 1e3), col(&shell, |s| s.shutdown * 1e3));
+    println!("(kimigayo-init: every daemon in its own namespaces under seccomp, dependency waves, state, logs; the loop: none of it)");
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// `cargo test -p kimigayo-cli --release bench_init -- --ignored --nocapture` with
+    /// KIMIGAYO_BENCH_REPO=out/repo: the init section alone.
+    #[test]
+    #[ignore]
+    fn bench_init_alone() {
+        let repo = std::env::var("KIMIGAYO_BENCH_REPO").unwrap_or_else(|_| concat!(env!("CARGO_MANIFEST_DIR"), "/../../out/repo").into());
+        let scratch = tempfile::tempdir().unwrap();
+        let t = Instant::now();
+        bench(Path::new(&repo), scratch.path()).unwrap();
+        eprintln!("init section took {:?}", t.elapsed());
+    }
+
+    #[test]
+    fn dependencies_point_backwards() {
+        for i in 1..=SERVICES {
+            if let Some(n) = depend(i).split_whitespace().nth(1) {
+                assert!(n[3..].parse::<usize>().unwrap() < i);
+            }
+        }
+    }
+}
