@@ -21,6 +21,12 @@ pub const REQUIRED_TOOLS: &[(&str, &str)] = &[
     ("dpkg-query", "dpkg"),
 ];
 
+/// What a kernel build (`build.kernel_profile`) needs besides the C toolchain.
+pub const KERNEL_TOOLS: &[(&str, &str)] = &[("flex", "flex"), ("bison", "bison"), ("bc", "bc"), ("dpkg-deb", "dpkg")];
+
+/// Recorded in kernel builds' metadata in addition to [`RECORDED_PACKAGES`] (objtool links libelf).
+pub const KERNEL_PACKAGES: &[&str] = &["flex", "bison", "bc", "libelf-dev", "dpkg"];
+
 /// Debian packages whose versions are recorded in every C build's metadata.
 pub const RECORDED_PACKAGES: &[&str] = &[
     "gcc-12", "cpp-12", "binutils", "make", "linux-libc-dev", "bubblewrap", "patch", "tar", "bzip2",

@@ -155,6 +155,9 @@ impl<'p> Builder<'p> {
         if self.recipes.iter().any(|r| r.build.toolchain == Toolchain::Cargo) {
             extra.push(("cargo", "rustup (https://rustup.rs) or the cargo package"));
         }
+        if self.recipes.iter().any(|r| r.build.kernel_profile.is_some()) {
+            extra.extend(host::KERNEL_TOOLS);
+        }
         host::check_tools(&extra)?;
         let wanted: Vec<String> = if wanted.is_empty() { self.recipes.iter().map(|r| r.name().to_string()).collect() } else { wanted.to_vec() };
         let order = plan::order(&self.recipes, &wanted).map_err(BuildError::Recipe)?;
@@ -386,6 +389,11 @@ impl<'p> Builder<'p> {
         let host_tools = match recipe.build.toolchain {
             Toolchain::None => BTreeMap::from([("coreutils".to_string(), self.host_versions.get("coreutils").cloned().unwrap_or_default())]),
             Toolchain::Cargo => BTreeMap::from([("rustc".to_string(), host::rustc_identity()), ("cargo".to_string(), host::command_output("cargo", &["--version"]).unwrap_or_default())]),
+            _ if recipe.build.kernel_profile.is_some() => {
+                let mut v = self.host_versions.clone();
+                v.extend(host::debian_versions(host::KERNEL_PACKAGES));
+                v
+            }
             _ => self.host_versions.clone(),
         };
         let recipe_files = inputs::tree_hash(&recipe.dir, &[]).map_err(io_ctx(format!("hashing {}", recipe.dir.display())))?;

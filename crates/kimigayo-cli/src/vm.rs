@@ -22,7 +22,7 @@ pub enum VmCmd {
     Build(VmArgs),
     /// Boot the VM under QEMU and wait for its ready marker and power-off
     #[command(long_about = "Boot out/NAME-ARCH.vmlinuz + .initramfs.gz with qemu-system-x86_64 in software emulation\n\
-        (-M microvm by default, serial console on stdout, -no-reboot, panic=-1), wait for the\n\
+        (-M q35 by default, serial console on stdout, -no-reboot, panic=-1), wait for the\n\
         marker (default KIMIGAYO-VM-READY, printed by the vm-ready service) and for the guest to\n\
         power the machine off. Exit 0 when both happen within --timeout; otherwise 1, with the\n\
         console output. --console prints the console as it was captured.")]
@@ -45,8 +45,8 @@ pub struct VmArgs {
 pub struct VmRunArgs {
     #[command(flatten)]
     vm: VmArgs,
-    /// QEMU machine: microvm or q35
-    #[arg(long, default_value = "microvm")]
+    /// QEMU machine: q35 (reliable) or microvm (faster; can hang in TSC calibration on a busy host)
+    #[arg(long, default_value = "q35")]
     machine: String,
     /// Seconds to wait for the marker and the power-off
     #[arg(long, default_value_t = 120)]
