@@ -32,7 +32,7 @@ fn fragment_syntax_error_names_file_and_line() {
     let d = tempfile::tempdir().unwrap();
     let p = user_fragment(&d, "# mine\nCONFIG_IKCONFIG=y\nCONFIG_OOPS y\n");
     let k = kd();
-    let e = k.request(&k.root.join("profiles/vm.toml"), None, &[p.clone()]).unwrap_err();
+    let e = k.request(&k.root.join("profiles/vm.toml"), None, std::slice::from_ref(&p)).unwrap_err();
     assert!(e.to_string().starts_with(&format!("{}:3: cannot parse `CONFIG_OOPS y`", p.display())), "{e}");
 }
 
@@ -43,7 +43,7 @@ fn dropped_options_are_named_with_dependency_and_hardening_override_is_refused()
     // virtio-scsi needs SCSI, which nothing here turns on; the user also turns KASLR off.
     let p = user_fragment(&d, "CONFIG_SCSI_VIRTIO=y\n# CONFIG_RANDOMIZE_BASE is not set\n");
     let k = kd();
-    let req = k.request(&k.root.join("profiles/vm.toml"), Some(&[]), &[p.clone()]).unwrap();
+    let req = k.request(&k.root.join("profiles/vm.toml"), Some(&[]), std::slice::from_ref(&p)).unwrap();
     let (_, report) = configure(&tree, &base, &req).unwrap();
     let t = report.to_string();
     assert!(!report.ok());

@@ -58,7 +58,11 @@ fn render(sym: &str, v: &Value) -> String {
     }
 }
 
-fn setup() -> (tempfile::TempDir, kimigayo_kernel::tree::Tree, kimigayo_kernel::Config, Fixture, Vec<String>, Vec<(String, Value)>, proptest::test_runner::TestRunner) {
+type Setup = (tempfile::TempDir, kimigayo_kernel::tree::Tree, kimigayo_kernel::Config, Fixture, Vec<String>, Vec<(String, Value)>, proptest::test_runner::TestRunner);
+
+/// One object folder (with the allnoconfig base) per test, the fragments, the module set
+/// names, the hardening settings and a 100-case runner.
+fn setup() -> Setup {
     let (obj, tree, base) = common::object_tree();
     let fx = fixture();
     let names: Vec<String> = fx.modules.keys().cloned().collect();

@@ -84,3 +84,12 @@ fn the_repository_recipes_are_valid() {
     assert!(all.iter().any(|r| r.name() == "busybox"));
     assert!(all.iter().any(|r| r.name() == "musl"));
 }
+
+#[test]
+fn kernel_fields_are_validated() {
+    let with = |extra: &str| GOOD.replace("steps = [\"make\"]", &format!("steps = [\"make\"]\n{extra}"));
+    let e = parse(&with("prepare = [\"make allnoconfig\"]")).unwrap_err();
+    assert_eq!(e.field, "build.prepare", "{e}");
+    let e = parse(&with("kernel_profile = \"../../kernel/profiles/none.toml\"\nprepare = [\"x\"]")).unwrap_err();
+    assert!(e.field == "build.kernel_profile" && e.message.contains("none.toml"), "{e}");
+}

@@ -5,7 +5,7 @@
 use kimigayo_oci::{Kind, LayerEntry};
 
 fn pad4(out: &mut Vec<u8>) {
-    while out.len() % 4 != 0 {
+    while out.len() & 3 != 0 {
         out.push(0);
     }
 }
