@@ -161,6 +161,9 @@ impl Services for Backend {
     fn stop_timeout(&self) -> Duration {
         self.rc_conf("rc_timeout_stopsec").and_then(|v| services::parse_seconds(&v)).unwrap_or(Duration::from_secs(10))
     }
+    fn start_timeout(&self) -> Duration {
+        self.rc_conf("rc_timeout_startsec").and_then(|v| services::parse_seconds(&v)).unwrap_or(Duration::from_secs(60))
+    }
     fn kill_grace(&self) -> Duration {
         self.rc_conf("rc_timeout_killsec").and_then(|v| services::parse_seconds(&v)).unwrap_or(Duration::from_secs(3))
     }

@@ -24,6 +24,10 @@ pub trait Services {
     fn stop_plan(&self, running: &[String]) -> Vec<Vec<String>>;
     /// Per-service stop timeout (rc.conf `rc_timeout_stopsec`, default 10 s).
     fn stop_timeout(&self) -> Duration;
+    /// Per-service start timeout at boot (rc.conf `rc_timeout_startsec`, default 60 s): a
+    /// start action still running then is killed and the service counts as failed, so a
+    /// hanging script never holds the boot.
+    fn start_timeout(&self) -> Duration;
     /// Grace between SIGTERM and SIGKILL to the leftovers (rc.conf `rc_timeout_killsec`,
     /// default 3 s).
     fn kill_grace(&self) -> Duration;

@@ -1,6 +1,6 @@
 //! Boot and shutdown with real services, init as PID 1 in fresh namespaces: dependency waves,
 //! a failing service blocking only its dependents, a crashing one, a sandboxed one hitting its
-//! seccomp filter, reverse-order stop, a hung stop killed at its timeout.
+//! seccomp filter, reverse-order stop, a hung start and a hung stop killed at their timeouts.
 
 mod common;
 
@@ -27,7 +27,7 @@ fn boots_in_dependency_order_and_shuts_down_in_reverse() {
     let r = Root::new();
     let events = r.path().join("events");
     let ev = events.display().to_string();
-    r.file("etc/rc.conf", "rc_timeout_stopsec=1\nrc_timeout_killsec=0.5\n");
+    r.file("etc/rc.conf", "rc_timeout_stopsec=1\nrc_timeout_killsec=0.5\nrc_timeout_startsec=1\n");
     daemon(&r, "netif", "provide net;", &ev);
     daemon(&r, "db", "need net;", &ev);
     daemon(&r, "cache", "use db; after net;", &ev);
@@ -53,7 +53,10 @@ fn boots_in_dependency_order_and_shuts_down_in_reverse() {
         "stubborn",
         &format!("start() {{ (trap '' TERM; exec sleep 1000) & }}\nstop_pre() {{ echo \"stop stubborn\" >> {ev}; }}\nstop() {{ sleep 1000; }}"),
     );
-    for s in ["netif", "web", "cache", "needs-broken", "crasher", "confined", "stubborn"] {
+    // Its start hangs: killed at rc_timeout_startsec, counted as failed, boot goes on.
+    r.service("hangstart", "start() { sleep 1000; }");
+    daemon(&r, "after-hang", "need hangstart;", &ev);
+    for s in ["netif", "web", "cache", "needs-broken", "crasher", "confined", "stubborn", "after-hang"] {
         r.enable(s, "default");
     }
     let st = r.path().join("rc-status.json");
@@ -77,6 +80,8 @@ fn boots_in_dependency_order_and_shuts_down_in_reverse() {
     let log = r.read("var/log/kimigayo/init.log");
     assert!(log.contains("needs-broken: not started: dependency broken failed"), "{log}");
 
+    assert!(t.contains("hangstart: `start' timed out after 1.0s; killed"), "{t}");
+    assert!(t.contains("after-hang: not started: dependency hangstart failed"), "{t}");
     let ev_lines: Vec<String> = r.read("events").lines().map(str::to_string).collect();
     let pos = |e: &str| ev_lines.iter().position(|l| l == e).unwrap_or_else(|| panic!("no `{e}' in {ev_lines:?}\n{t}"));
     assert!(pos("start netif") < pos("start db") && pos("start db") < pos("start web"));
