@@ -152,34 +152,26 @@ pub fn holder_main(args: &[OsString]) -> i32 {
         .read("conf.json")
         .and_then(|t| serde_json::from_str(&t).ok())
         .unwrap_or_default();
+    // A sandbox that cannot be set up fails the action (and, for a start, the service).
+    let sandbox_failed = |e: &dyn std::fmt::Display| -> i32 {
+        let msg = format!(" * ERROR: {}: sandbox: {e}\n", h.service);
+        pump::write_all_fd(2, msg.as_bytes());
+        if h.mode == "start" {
+            let _ = sd.set_state(State::Failed);
+            let _ = sd.write("last-exit", "exit 1");
+            failure::log_event(&env.log_file, &h.service, "sandbox-failed", &format!("status=1 detail={:?}", e.to_string()));
+        }
+        report("exit 1");
+        1
+    };
     let spec = match SandboxSpec::from_vars(&h.service, &|k| conf.get(k)) {
         Ok(s) => s,
-        Err(e) => {
-            let msg = format!(" * ERROR: {}: sandbox: {e}\n", h.service);
-            pump::write_all_fd(2, msg.as_bytes());
-            if h.mode == "start" {
-                let _ = sd.set_state(State::Failed);
-                let _ = sd.write("last-exit", "exit 1");
-                failure::log_event(&env.log_file, &h.service, "sandbox-failed", &format!("status=1 detail={:?}", e.to_string()));
-            }
-            report("exit 1");
-            return 1;
-        }
+        Err(e) => return sandbox_failed(&e),
     };
     // Compiled once here (filter, capability mask); applied in each forked action.
     let confined = match Prepared::new(&spec) {
         Ok(p) => p,
-        Err(e) => {
-            let msg = format!(" * ERROR: {}: sandbox: {e}\n", h.service);
-            pump::write_all_fd(2, msg.as_bytes());
-            if h.mode == "start" {
-                let _ = sd.set_state(State::Failed);
-                let _ = sd.write("last-exit", "exit 1");
-                failure::log_event(&env.log_file, &h.service, "sandbox-failed", &format!("status=1 detail={:?}", e.to_string()));
-            }
-            report("exit 1");
-            return 1;
-        }
+        Err(e) => return sandbox_failed(&e),
     };
     match h.mode.as_str() {
         "start" => start_mode(&h, &env, &sd, &conf, &spec, &confined),
