@@ -82,7 +82,7 @@ proptest! {
         prop_assert_ne!(lines[2], lines[3], "busybox mapping did not move");
         // DEP: executing a writable page faults (SIGSEGV → 139).
         let nx = podman(&["run", "--rm", "-v", &mount, &img.0, "/probe", "exec"]);
-        prop_assert_eq!(nx.status.code(), Some(139), "{}", String::from_utf8_lossy(&nx.stdout));
+        prop_assert_eq!(nx.status.code(), Some(139), "{}{}", String::from_utf8_lossy(&nx.stdout), String::from_utf8_lossy(&nx.stderr));
         prop_assert!(!String::from_utf8_lossy(&nx.stdout).contains("EXECUTED-WRITABLE-PAGE"));
     }
 }
