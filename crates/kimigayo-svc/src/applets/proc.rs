@@ -228,6 +228,29 @@ pub struct ExecSettings {
     pub stderr: Option<String>,
 }
 
+impl ExecSettings {
+    /// Takes one of the options start-stop-daemon and supervise-daemon share (`--user`,
+    /// `--group`, `--chdir`, `--umask`, `--stdout`, `--stderr`, `--nicelevel`, `--env`).
+    /// Returns false when `name` is not one of them.
+    pub fn take_option(&mut self, name: &str, v: String) -> Result<bool, String> {
+        match name {
+            "user" | "chuid" => self.user = Some(v),
+            "group" => self.group = Some(v),
+            "chdir" => self.chdir = Some(v),
+            "umask" => self.umask = Some(parse_mode(&v)?),
+            "stdout" => self.stdout = Some(v),
+            "stderr" => self.stderr = Some(v),
+            "nicelevel" => self.nice = Some(v.parse().map_err(|_| format!("invalid nicelevel `{v}'"))?),
+            "env" => {
+                let (k, val) = v.split_once('=').ok_or_else(|| format!("--env needs VAR=VALUE, got `{v}'"))?;
+                self.env.push((k.into(), val.into()));
+            }
+            _ => return Ok(false),
+        }
+        Ok(true)
+    }
+}
+
 fn open_log(path: &str) -> Result<i32, String> {
     let c = CString::new(path).map_err(|_| format!("bad path {path}"))?;
     let fd = unsafe { libc::open(c.as_ptr(), libc::O_WRONLY | libc::O_CREAT | libc::O_APPEND | libc::O_CLOEXEC, 0o644) };

@@ -93,6 +93,9 @@ fn parse(args: &[OsString]) -> Result<Args, String> {
             Item::Positional(p) => a.positional.push(p),
             Item::Opt(name, v) => {
                 let v = v.unwrap_or_default();
+                if a.settings.take_option(name, v.clone())? {
+                    continue;
+                }
                 match name {
                     "start" | "stop" | "status" => {
                         if a.mode.is_some_and(|m| m != name) {
@@ -107,22 +110,11 @@ fn parse(args: &[OsString]) -> Result<Args, String> {
                     "make-pidfile" => a.make_pidfile = true,
                     "remove-pidfile" => a.remove_pidfile = true,
                     "background" => a.background = true,
-                    "user" | "chuid" => a.settings.user = Some(v),
-                    "group" => a.settings.group = Some(v),
-                    "chdir" => a.settings.chdir = Some(v),
-                    "umask" => a.settings.umask = Some(proc::parse_mode(&v)?),
-                    "stdout" => a.settings.stdout = Some(v),
-                    "stderr" => a.settings.stderr = Some(v),
                     "retry" => a.retry = Some(v),
                     "signal" => a.signal = parse_signal(&v).ok_or_else(|| format!("invalid signal `{v}'"))?,
                     "quiet" => a.quiet = true,
                     "test" => a.test = true,
                     "oknodo" => a.oknodo = true,
-                    "nicelevel" => a.settings.nice = Some(v.parse().map_err(|_| format!("invalid nicelevel `{v}'"))?),
-                    "env" => {
-                        let (k, val) = v.split_once('=').ok_or_else(|| format!("--env needs VAR=VALUE, got `{v}'"))?;
-                        a.settings.env.push((k.into(), val.into()));
-                    }
                     "wait" => a.wait_ms = Some(v.parse().map_err(|_| format!("invalid --wait `{v}' (milliseconds)"))?),
                     "help" => a.mode = Some("help"),
                     _ => {}

@@ -83,23 +83,15 @@ fn parse(args: &[OsString]) -> Result<Args, String> {
             Item::Positional(p) => a.positional.push(p),
             Item::Opt(name, v) => {
                 let v = v.unwrap_or_default();
+                if a.settings.take_option(name, v.clone())? {
+                    continue;
+                }
                 match name {
                     "start" | "stop" | "status" | "help" => a.mode = Some(name),
                     "pidfile" => a.pidfile = Some(v),
                     "respawn-delay" => a.delay = Some(dur(&v)?),
                     "respawn-max" => a.max = Some(v.parse().map_err(|_| format!("invalid --respawn-max `{v}'"))?),
                     "respawn-period" => a.period = Some(dur(&v)?).filter(|d| !d.is_zero()),
-                    "user" | "chuid" => a.settings.user = Some(v),
-                    "group" => a.settings.group = Some(v),
-                    "chdir" => a.settings.chdir = Some(v),
-                    "umask" => a.settings.umask = Some(proc::parse_mode(&v)?),
-                    "stdout" => a.settings.stdout = Some(v),
-                    "stderr" => a.settings.stderr = Some(v),
-                    "nicelevel" => a.settings.nice = Some(v.parse().map_err(|_| format!("invalid nicelevel `{v}'"))?),
-                    "env" => {
-                        let (k, val) = v.split_once('=').ok_or_else(|| format!("--env needs VAR=VALUE, got `{v}'"))?;
-                        a.settings.env.push((k.into(), val.into()));
-                    }
                     "signal" => a.signal = parse_signal(&v).ok_or_else(|| format!("invalid signal `{v}'"))?,
                     "exec" => a.exec = Some(v),
                     "foreground" => a.foreground = true,
