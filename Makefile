@@ -45,7 +45,7 @@ vm: reproducible-build
 verify-build-hash: cli
 	@test -d out/repo || $(KIMIGAYO) build
 	$(KIMIGAYO) verify
-	@test -f out/kimigayo-os-$(ARCH).digest.asc || $(KIMIGAYO) image build --config images/base.yaml
+	$(KIMIGAYO) image build --config images/base.yaml
 	$(KIMIGAYO) image verify --config images/base.yaml --rebuild
 
 audit: cli

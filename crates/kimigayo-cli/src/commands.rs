@@ -448,9 +448,9 @@ pub enum ImageCmd {
 
 #[derive(Args)]
 pub struct ImageVerifyArgs {
-    /// Image spec (YAML): which image (its archive in --out) to verify
-    #[arg(long, default_value = "images/base.yaml")]
-    config: PathBuf,
+    /// The spec names the image (its archive in --out) to verify
+    #[command(flatten)]
+    base: ImageArgs,
     /// An oci-archive or OCI layout to verify instead of the spec's archive in --out
     #[arg(long)]
     image: Option<PathBuf>,
@@ -460,13 +460,6 @@ pub struct ImageVerifyArgs {
     /// Assemble the image again from the repository and require the same manifest digest
     #[arg(long)]
     rebuild: bool,
-    #[command(flatten)]
-    common: CommonBuild,
-    /// Output folder
-    #[arg(long, default_value = "out")]
-    out: PathBuf,
-    #[arg(long)]
-    json: bool,
 }
 
 #[derive(Args)]
@@ -481,6 +474,16 @@ pub struct ImageArgs {
     out: PathBuf,
     #[arg(long)]
     json: bool,
+}
+
+/// (Re)sign the repository with the local build key: image builds verify every package
+/// against it exactly as kpkg would (property 6 holds for image builds too).
+fn sign_repository(cfg: &BuildConfig) -> Result<(kimigayo_sign::SecretKey, kimigayo_sign::Keyring)> {
+    let key = build_key(&cfg.cache_dir)?;
+    kimigayo_pkg::build_index(&cfg.repo_dir, &key, cfg.source_date_epoch, std::time::Duration::from_secs(3650 * 86_400), vec![], std::time::SystemTime::now())?;
+    let mut keys = kimigayo_sign::Keyring::new();
+    keys.add(key.public(), "local build key");
+    Ok((key, keys))
 }
 
 /// The local build key (generated once) that signs the repository `make` builds.
@@ -506,14 +509,7 @@ pub fn image(project: Option<PathBuf>, c: ImageCmd) -> Result<ExitCode> {
     let cfg = build_config(project, &a.common)?;
     let spec_path = if a.config.is_absolute() { a.config.clone() } else { cfg.project_root.join(&a.config) };
     let spec = kimigayo_image::ImageSpec::load(&spec_path)?;
-    let key = build_key(&cfg.cache_dir)?;
-    let mut keys = kimigayo_sign::Keyring::new();
-    keys.add(key.public(), "local build key");
-    // (Re)sign the repository with the local build key: the image build verifies every
-    // package against it exactly as kpkg would (property 6 holds for image builds too).
-    {
-        kimigayo_pkg::build_index(&cfg.repo_dir, &key, cfg.source_date_epoch, std::time::Duration::from_secs(3650 * 86_400), vec![], std::time::SystemTime::now())?;
-    }
+    let (key, keys) = sign_repository(&cfg)?;
     let out = if a.out.is_absolute() { a.out.clone() } else { cfg.project_root.join(&a.out) };
     let t = Instant::now();
     let r = kimigayo_image::build(&spec, &cfg.repo_dir, &keys, cfg.source_date_epoch, &out)?;
@@ -541,10 +537,11 @@ pub fn image(project: Option<PathBuf>, c: ImageCmd) -> Result<ExitCode> {
 }
 
 fn image_verify(project: Option<PathBuf>, a: ImageVerifyArgs) -> Result<ExitCode> {
-    let cfg = build_config(project, &a.common)?;
-    let spec_path = if a.config.is_absolute() { a.config.clone() } else { cfg.project_root.join(&a.config) };
+    let b = &a.base;
+    let cfg = build_config(project, &b.common)?;
+    let spec_path = if b.config.is_absolute() { b.config.clone() } else { cfg.project_root.join(&b.config) };
     let spec = kimigayo_image::ImageSpec::load(&spec_path)?;
-    let out = if a.out.is_absolute() { a.out.clone() } else { cfg.project_root.join(&a.out) };
+    let out = if b.out.is_absolute() { b.out.clone() } else { cfg.project_root.join(&b.out) };
     let archive = match &a.image {
         Some(p) => p.clone(),
         None => out.join(format!("{}-{}.oci.tar", spec.image.name.replace('/', "_"), spec.system.architecture)),
@@ -563,9 +560,7 @@ fn image_verify(project: Option<PathBuf>, a: ImageVerifyArgs) -> Result<ExitCode
     let mut rebuilt = None;
     if a.rebuild {
         let scratch = tempfile::tempdir()?;
-        // The repository is signed (by `image build`) with the local build key.
-        let mut repo_keys = kimigayo_sign::Keyring::new();
-        repo_keys.add(build_key(&cfg.cache_dir)?.public(), "local build key");
+        let (_, repo_keys) = sign_repository(&cfg)?;
         let r = kimigayo_image::build(&spec, &cfg.repo_dir, &repo_keys, cfg.source_date_epoch, scratch.path())?;
         if r.manifest_digest != v.manifest_digest {
             bail!(
@@ -579,7 +574,7 @@ fn image_verify(project: Option<PathBuf>, a: ImageVerifyArgs) -> Result<ExitCode
         }
         rebuilt = Some(r.manifest_digest);
     }
-    if a.json {
+    if b.json {
         println!("{}", serde_json::json!({"image": v.image, "archive": archive, "manifest_digest": v.manifest_digest, "signer": v.signer, "key": v.key_source, "rebuilt_identical": rebuilt.is_some()}));
     } else {
         println!("{}: signature good (key {} from {}); manifest {}", archive.display(), v.signer, v.key_source, v.manifest_digest);
