@@ -2,10 +2,11 @@
 # (crates/kimigayo-cli); run `./target/release/kimigayo --help` for the full story.
 #
 #   ./configure --arch=x86_64 --security-hardening=full
-#   make reproducible-build     build every component into packages in out/repo
-#   make verify-build-hash      rebuild from scratch elsewhere and prove identical digests
-#                               (packages, then the image's signed manifest digest)
-#   make image                  the default OCI image into out/ (podman load -i out/kimigayo-os-x86_64.oci.tar)
+#   make reproducible-build     build every component (kernel included) into packages in out/repo
+#   make verify-build-hash      rebuild what out/repo holds from scratch elsewhere and prove
+#                               identical digests (packages, then the image's signed manifest digest)
+#   make image                  the default OCI image into out/ (podman load -i out/kimigayo-os-x86_64.oci.tar);
+#                               builds only the packages images/base.yaml needs
 #   make vm                     the VM (kernel + initramfs) into out/, booted once under QEMU
 #   make test                   the whole test suite
 #   make bench                  build-time and size benchmark table
@@ -35,15 +36,17 @@ cli:
 reproducible-build build: cli
 	$(KIMIGAYO) build
 
-image: reproducible-build
+image: cli
+	$(KIMIGAYO) build --image images/base.yaml
 	$(KIMIGAYO) image build --config images/base.yaml
 
-vm: reproducible-build
+vm: cli
+	$(KIMIGAYO) build --image images/vm.yaml linux
 	$(KIMIGAYO) vm build --config images/vm.yaml
 	$(KIMIGAYO) vm run --config images/vm.yaml
 
 verify-build-hash: cli
-	@test -d out/repo || $(KIMIGAYO) build
+	@test -d out/repo || $(KIMIGAYO) build --image images/base.yaml
 	$(KIMIGAYO) verify
 	$(KIMIGAYO) image build --config images/base.yaml
 	$(KIMIGAYO) image verify --config images/base.yaml --rebuild

@@ -33,6 +33,9 @@ pub struct Inputs {
     pub recipe_files: String,
     /// the archive compressor's fingerprint (a dependency update may change compressed bytes)
     pub packer: String,
+    /// key of the cargo set whose binaries a cargo recipe packages
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub cargo_set: Option<String>,
 }
 
 impl Inputs {
@@ -49,11 +52,8 @@ pub fn tree_hash(root: &Path, include: &[String]) -> std::io::Result<String> {
     let mut roots: Vec<std::path::PathBuf> = if include.is_empty() { vec![root.to_path_buf()] } else { include.iter().map(|i| root.join(i)).collect() };
     roots.sort();
     for r in roots {
-        let mut entries: Vec<walkdir::DirEntry> = walkdir::WalkDir::new(&r)
-            .follow_links(false)
-            .into_iter()
-            .filter_entry(|e| !is_ignored(e.file_name().to_str().unwrap_or("")))
-            .collect::<Result<_, _>>()?;
+        let mut entries: Vec<walkdir::DirEntry> =
+            walkdir::WalkDir::new(&r).follow_links(false).into_iter().filter_entry(|e| !is_ignored(e.file_name().to_str().unwrap_or(""))).collect::<Result<_, _>>()?;
         entries.sort_by(|a, b| a.path().cmp(b.path()));
         for e in entries {
             let rel = e.path().strip_prefix(root).unwrap_or(e.path());
@@ -102,7 +102,9 @@ pub fn cargo_relevant_include(root: &Path, include: &[String], packages: &[Strin
         if !seen.insert(name.clone()) {
             continue;
         }
-        let Ok(doc) = text.parse::<toml::Table>() else { return include.to_vec() };
+        let Ok(doc) = text.parse::<toml::Table>() else {
+            return include.to_vec();
+        };
         let mut tables: Vec<&toml::Table> = Vec::new();
         for key in ["dependencies", "build-dependencies"] {
             if let Some(t) = doc.get(key).and_then(|v| v.as_table()) {

@@ -15,6 +15,7 @@ pub mod sandbox;
 pub mod toolchain;
 pub mod unpack;
 mod verify;
+pub mod watch;
 
 use std::collections::BTreeMap;
 use std::fs;
@@ -89,6 +90,8 @@ pub struct BuildConfig {
     /// Recipes rebuilt even when a cached build with the same inputs exists.
     pub force_rebuild: Vec<String>,
     pub offline: bool,
+    /// Interval of the "still running" lines of long steps (cargo, kernel); zero: none.
+    pub heartbeat: std::time::Duration,
 }
 
 /// What happened to one recipe.
@@ -123,6 +126,8 @@ pub struct Builder<'p> {
     toolchain: Option<PathBuf>,
     /// SOURCE_DATE_EPOCH of the recipe being built.
     epoch: u64,
+    /// Cargo sets built (or found in the cache) in this run: key → folder of binaries.
+    cargo_sets: BTreeMap<String, PathBuf>,
 }
 
 impl<'p> Builder<'p> {
@@ -140,6 +145,7 @@ impl<'p> Builder<'p> {
             progress,
             built: BTreeMap::new(),
             toolchain: None,
+            cargo_sets: BTreeMap::new(),
             epoch: cfg.source_date_epoch,
             cfg,
         })
@@ -206,14 +212,18 @@ impl<'p> Builder<'p> {
         Ok(match recipe.build.toolchain {
             Toolchain::None => "none".into(),
             Toolchain::Host => host::gcc_identity(&self.host_versions),
-            Toolchain::Cargo => host::rustc_identity(),
-            Toolchain::Musl => {
+            Toolchain::Cargo => {
                 let sysroot = self.ensure_toolchain()?;
                 format!(
-                    "{} + musl sysroot {}",
+                    "{} + C dependencies: {} + musl sysroot {}",
+                    host::rustc_identity(),
                     host::gcc_identity(&self.host_versions),
                     sysroot.file_name().unwrap().to_string_lossy()
                 )
+            }
+            Toolchain::Musl => {
+                let sysroot = self.ensure_toolchain()?;
+                format!("{} + musl sysroot {}", host::gcc_identity(&self.host_versions), sysroot.file_name().unwrap().to_string_lossy())
             }
         })
     }
@@ -225,11 +235,7 @@ impl<'p> Builder<'p> {
         }
         let archives: Vec<PathBuf> = ["musl", "musl-dev"]
             .iter()
-            .map(|n| {
-                self.built.get(*n).map(|(_, a)| a.clone()).ok_or_else(|| {
-                    BuildError::Recipe(format!("the musl toolchain needs package `{n}` built first (recipe musl)"))
-                })
-            })
+            .map(|n| self.built.get(*n).map(|(_, a)| a.clone()).ok_or_else(|| BuildError::Recipe(format!("the musl toolchain needs package `{n}` built first (recipe musl)"))))
             .collect::<Result<_, _>>()?;
         let spec = toolchain::ToolchainSpec {
             arch: &self.cfg.arch,
@@ -247,24 +253,22 @@ impl<'p> Builder<'p> {
 
     /// The `.config` text for a recipe with a kconfig (applet selection applied).
     fn kconfig_text(&self, recipe: &Recipe) -> Result<Option<String>, BuildError> {
-        let Some(k) = &recipe.build.kconfig else { return Ok(None) };
+        let Some(k) = &recipe.build.kconfig else {
+            return Ok(None);
+        };
         let path = recipe.dir.join(k);
         let text = fs::read_to_string(&path).map_err(io_ctx(format!("reading {}", path.display())))?;
-        let base = kimigayo_kconfig::Config::parse(&text)
-            .map_err(|e| BuildError::Recipe(format!("{}: {e}", path.display())))?;
-        let (add, remove) = if recipe.name() == "busybox" {
-            (self.cfg.applets_add.as_slice(), self.cfg.applets_remove.as_slice())
-        } else {
-            (&[][..], &[][..])
-        };
-        let c = kimigayo_kconfig::select_applets(&base, add, remove)
-            .map_err(|e| BuildError::Recipe(format!("{}: {e}", path.display())))?;
+        let base = kimigayo_kconfig::Config::parse(&text).map_err(|e| BuildError::Recipe(format!("{}: {e}", path.display())))?;
+        let (add, remove) = if recipe.name() == "busybox" { (self.cfg.applets_add.as_slice(), self.cfg.applets_remove.as_slice()) } else { (&[][..], &[][..]) };
+        let c = kimigayo_kconfig::select_applets(&base, add, remove).map_err(|e| BuildError::Recipe(format!("{}: {e}", path.display())))?;
         Ok(Some(c.render()))
     }
 
     /// The kernel configuration request of a recipe with `kernel_profile`.
     fn kernel_request(&self, recipe: &Recipe) -> Result<Option<kimigayo_kernel::Request>, BuildError> {
-        let Some(p) = &recipe.build.kernel_profile else { return Ok(None) };
+        let Some(p) = &recipe.build.kernel_profile else {
+            return Ok(None);
+        };
         let profile = recipe.dir.join(p);
         let kernel_dir = profile.parent().and_then(|d| d.parent()).unwrap_or(&recipe.dir);
         kimigayo_kernel::profile::KernelDir::new(kernel_dir)
@@ -278,15 +282,20 @@ impl<'p> Builder<'p> {
     fn configure_kernel(&self, recipe: &Recipe, req: &kimigayo_kernel::Request, sb: &sandbox::Sandbox, log: &Path) -> Result<(), BuildError> {
         let name = recipe.name().to_string();
         let step_err = |r: sandbox::StepResult, what: &str| {
-            r.map_err(|(idx, text)| BuildError::Step { component: name.clone(), step: idx + 1, text: format!("{what}: {text}"), tail: sandbox::tail(log, 25), log: log.to_path_buf() })
+            r.map_err(|(idx, text)| BuildError::Step {
+                component: name.clone(),
+                step: idx + 1,
+                text: format!("{what}: {text}"),
+                tail: sandbox::tail(log, 25),
+                log: log.to_path_buf(),
+            })
         };
-        let r = sb.run(&recipe.build.prepare, log, &|i, t| self.progress.event(&format!("    {name} prepare {i}: {}", t.chars().take(70).collect::<String>())))
-            .map_err(io_ctx("running bubblewrap"))?;
+        let r = sb.run(&recipe.build.prepare, log, &|e| self.step_event(&name, "prepare", e, log)).map_err(io_ctx("running bubblewrap"))?;
         step_err(r, "prepare")?;
         let src = sb.work.join("src");
         let kerr = |e: kimigayo_kernel::KernelError| BuildError::Kernel { component: name.clone(), message: e.to_string() };
         kimigayo_kernel::tree::write_request(&src, req).map_err(kerr)?;
-        let r = sb.run(&["make -s olddefconfig".to_string()], log, &|_, _| {}).map_err(io_ctx("running bubblewrap"))?;
+        let r = sb.run(&["make -s olddefconfig".to_string()], log, &|e| self.step_event(&name, "configure", e, log)).map_err(io_ctx("running bubblewrap"))?;
         step_err(r, "configure")?;
         let report = kimigayo_kernel::tree::check_tree(&src, req).map_err(kerr)?;
         if !report.ok() {
@@ -317,11 +326,7 @@ impl<'p> Builder<'p> {
                 }
             }
         }
-        cmd.output()
-            .ok()
-            .filter(|o| o.status.success())
-            .and_then(|o| String::from_utf8_lossy(&o.stdout).trim().parse().ok())
-            .unwrap_or(self.cfg.source_date_epoch)
+        cmd.output().ok().filter(|o| o.status.success()).and_then(|o| String::from_utf8_lossy(&o.stdout).trim().parse().ok()).unwrap_or(self.cfg.source_date_epoch)
     }
 
     fn build_one(&mut self, recipe: &Recipe) -> Result<Outcome, BuildError> {
@@ -374,6 +379,7 @@ impl<'p> Builder<'p> {
             None => self.kconfig_text(recipe)?,
         };
         let toolchain = self.toolchain_identity(recipe)?;
+        let cargo_set = if recipe.build.toolchain == Toolchain::Cargo { Some(self.cargo_set(recipe)?) } else { None };
         let (cflags, ldflags, linkflags) = self.flags(recipe);
         let mut all_flags = cflags.clone();
         all_flags.extend(ldflags.iter().cloned());
@@ -388,7 +394,9 @@ impl<'p> Builder<'p> {
         }
         let host_tools = match recipe.build.toolchain {
             Toolchain::None => BTreeMap::from([("coreutils".to_string(), self.host_versions.get("coreutils").cloned().unwrap_or_default())]),
-            Toolchain::Cargo => BTreeMap::from([("rustc".to_string(), host::rustc_identity()), ("cargo".to_string(), host::command_output("cargo", &["--version"]).unwrap_or_default())]),
+            Toolchain::Cargo => {
+                BTreeMap::from([("rustc".to_string(), host::rustc_identity()), ("cargo".to_string(), host::command_output("cargo", &["--version"]).unwrap_or_default())])
+            }
             _ if recipe.build.kernel_profile.is_some() => {
                 let mut v = self.host_versions.clone();
                 v.extend(host::debian_versions(host::KERNEL_PACKAGES));
@@ -414,6 +422,7 @@ impl<'p> Builder<'p> {
             host_tools: host_tools.clone(),
             recipe_files,
             packer: kimigayo_package::archive::compressor_fingerprint(),
+            cargo_set: cargo_set.as_ref().map(|(_, _, k)| k.clone()),
         };
         let key = inputs.key();
         let (builds, works, logs) = self.dirs();
@@ -444,15 +453,8 @@ impl<'p> Builder<'p> {
         // 3. Build.
         let compiler = match recipe.build.toolchain {
             Toolchain::Cargo => {
-                let target = cargo::build(&work.path().join("src"), &recipe.build.cargo_packages, &self.cfg.arch, self.epoch, &log)
-                    .map_err(io_ctx("running cargo"))?;
-                let dir = target.map_err(|text| BuildError::Step {
-                    component: name.clone(),
-                    step: 1,
-                    text,
-                    tail: sandbox::tail(&log, 25),
-                    log: log.clone(),
-                })?;
+                let (set, c, set_key) = cargo_set.as_ref().expect("computed for cargo recipes");
+                let dir = self.build_cargo_set(set, c, set_key)?;
                 let bin = dest.join("usr/bin");
                 fs::create_dir_all(&bin).map_err(io_ctx("creating usr/bin"))?;
                 for b in &recipe.build.bins {
@@ -460,33 +462,30 @@ impl<'p> Builder<'p> {
                     use std::os::unix::fs::PermissionsExt;
                     fs::set_permissions(bin.join(b), fs::Permissions::from_mode(0o755)).map_err(io_ctx("chmod"))?;
                 }
+                let _ = fs::write(
+                    &log,
+                    format!("binaries from the cargo build {set_key} (log: {})\n", self.dirs().2.join(format!("cargo-{}-{}.log", self.cfg.arch, &set_key[..12])).display()),
+                );
                 // Optional steps after the install (moving binaries, applet links), in the
                 // same sandbox as any other recipe, without a compiler.
                 if !recipe.build.steps.is_empty() {
                     let env = self.step_env(recipe, &[], &[], &[], false);
-                    let sb = sandbox::Sandbox { work: work.path(), files: &recipe.dir, toolchain: None, env, uid: self.cfg.sandbox_uid };
-                    let r = sb.run(&recipe.build.steps, &log, &|_, _| {}).map_err(io_ctx("running bubblewrap"))?;
+                    let sb = sandbox::Sandbox { work: work.path(), files: &recipe.dir, toolchain: None, env, uid: self.cfg.sandbox_uid, heartbeat: self.cfg.heartbeat };
+                    let r = sb.run(&recipe.build.steps, &log, &|e| self.step_event(&name, "install", e, &log)).map_err(io_ctx("running bubblewrap"))?;
                     if let Err((idx, text)) = r {
                         return Err(BuildError::Step { component: name, step: idx + 1, text, tail: sandbox::tail(&log, 25), log });
                     }
                 }
-                host::rustc_identity()
+                toolchain.clone()
             }
             tc => {
                 let sysroot = if tc == Toolchain::Musl { Some(self.ensure_toolchain()?) } else { None };
                 let env = self.step_env(recipe, &cflags, &ldflags, &linkflags, sysroot.is_some());
-                let sb = sandbox::Sandbox { work: work.path(), files: &recipe.dir, toolchain: sysroot.as_deref(), env, uid: self.cfg.sandbox_uid };
+                let sb = sandbox::Sandbox { work: work.path(), files: &recipe.dir, toolchain: sysroot.as_deref(), env, uid: self.cfg.sandbox_uid, heartbeat: self.cfg.heartbeat };
                 if let Some(req) = &kernel {
                     self.configure_kernel(recipe, req, &sb, &log)?;
                 }
-                let started = Instant::now();
-                let total = recipe.build.steps.len();
-                let progress = self.progress;
-                let on_step = |i: usize, text: &str| {
-                    let short: String = text.chars().take(70).collect();
-                    progress.event(&format!("    {name} step {i}/{total} (+{:.1}s): {short}", started.elapsed().as_secs_f64()));
-                };
-                let r = sb.run(&recipe.build.steps, &log, &on_step).map_err(io_ctx("running bubblewrap"))?;
+                let r = sb.run(&recipe.build.steps, &log, &|e| self.step_event(&name, "step", e, &log)).map_err(io_ctx("running bubblewrap"))?;
                 if let Err((idx, text)) = r {
                     return Err(BuildError::Step { component: name, step: idx + 1, text, tail: sandbox::tail(&log, 25), log });
                 }
@@ -505,11 +504,14 @@ impl<'p> Builder<'p> {
         let staging = builds.join(format!("{key}.partial"));
         let _ = fs::remove_dir_all(&staging);
         fs::create_dir_all(&staging).map_err(io_ctx("creating the staging folder"))?;
-        let libc = self.built.get("musl").map(|(m, _)| format!("musl-{}", m.version)).unwrap_or_else(|| match recipe.build.toolchain {
-            Toolchain::Cargo => "musl-1.2.5 (bundled with Rust's musl target)".into(),
-            Toolchain::None => "none".into(),
+        let ours = self.built.get("musl").map(|(m, _)| format!("musl-{}", m.version));
+        let libc = match (recipe.build.toolchain, ours) {
+            (Toolchain::Cargo, Some(m)) => format!("musl-1.2.5 (Rust std: the libc.a bundled with Rust's musl target; C dependencies: {m} headers)"),
+            (Toolchain::Cargo, None) => "musl-1.2.5 (bundled with Rust's musl target)".into(),
+            (Toolchain::None, _) => "none".into(),
+            (_, Some(m)) => m,
             _ => format!("musl-{}", recipe.full_version()),
-        });
+        };
         let build_info = BuildInfo {
             timestamp: kimigayo_package::metadata::rfc3339(self.epoch),
             build_hash: key.clone(),
@@ -541,6 +543,67 @@ impl<'p> Builder<'p> {
         fs::rename(&staging, &done).map_err(io_ctx(format!("moving the build into {}", done.display())))?;
         drop(work);
         self.publish_cached(&name, &key, &done, &repo, start, false)
+    }
+
+    /// A sandbox event as a progress line (steps as they start, heartbeats while they run).
+    fn step_event(&self, component: &str, what: &str, e: sandbox::StepEvent<'_>, log: &Path) {
+        match e {
+            sandbox::StepEvent::Started { step, text } => {
+                let short: String = text.lines().next().unwrap_or(text).chars().take(70).collect();
+                self.progress.event(&format!("    {component} {what} {step}: {short}"));
+            }
+            sandbox::StepEvent::Running { step, elapsed, total_lines, .. } => {
+                self.progress.event(&watch::heartbeat_line(component, &format!("{what} {step}"), elapsed, total_lines, log));
+            }
+        }
+    }
+
+    /// The cargo set `recipe` belongs to (see [`cargo`]), its C toolchain and its key.
+    fn cargo_set(&mut self, recipe: &Recipe) -> Result<(cargo::CargoSet, cargo::CToolchain, String), BuildError> {
+        let arch = self.cfg.arch.clone();
+        let (members, workspace, include, packages, bins) = cargo::set_of(&self.recipes, recipe, &arch).map_err(BuildError::Recipe)?;
+        let relevant = inputs::cargo_relevant_include(&workspace, &include, &packages);
+        let tree = inputs::tree_hash(&workspace, &relevant).map_err(io_ctx(format!("hashing {}", workspace.display())))?;
+        let epoch = members.iter().filter_map(|m| self.recipe(m)).map(|r| self.recipe_epoch(r)).max().unwrap_or(self.cfg.source_date_epoch);
+        let sysroot = self.ensure_toolchain()?;
+        let c = cargo::CToolchain {
+            cc: toolchain::driver(&sysroot, &arch),
+            ar: host::which("ar").ok_or_else(|| BuildError::MissingTools("ar (binutils) is missing: run scripts/setup.sh".into()))?,
+            sysroot: sysroot.file_name().unwrap().to_string_lossy().into_owned(),
+            cflags: cargo::c_flags(&kimigayo_hardening::flags(self.cfg.hardening).cflags),
+        };
+        let set = cargo::CargoSet { members, workspace, include, packages, bins, tree, epoch };
+        let key = set.key(&arch, &c);
+        Ok((set, c, key))
+    }
+
+    /// Build a cargo set once per run (or reuse it from the cache); the folder of its binaries.
+    fn build_cargo_set(&mut self, set: &cargo::CargoSet, c: &cargo::CToolchain, key: &str) -> Result<PathBuf, BuildError> {
+        if let Some(d) = self.cargo_sets.get(key) {
+            return Ok(d.clone());
+        }
+        let (_, works, logs) = self.dirs();
+        let reuse = self.cfg.reuse && !set.members.iter().any(|m| self.cfg.force_rebuild.contains(m));
+        let label = set.label();
+        let started = Instant::now();
+        self.progress.event(&format!("    {label}: one cargo build of {} for {}", set.packages.join(", "), cargo::target(&self.cfg.arch)));
+        let progress = self.progress;
+        let r = cargo::build_set(
+            set,
+            &self.cfg.arch,
+            c,
+            &self.cfg.cache_dir.join("cargo"),
+            &works.join(format!("cargo-{}", self.cfg.arch)),
+            &logs,
+            reuse,
+            self.cfg.heartbeat,
+            &|line| progress.event(&line),
+        )
+        .map_err(io_ctx(format!("building {label}")))?;
+        let dir = r.map_err(|f| BuildError::Step { component: label.clone(), step: 1, text: f.text, tail: sandbox::tail(&f.log, 25), log: f.log })?;
+        self.progress.event(&format!("    {label}: ready in {:.1}s", started.elapsed().as_secs_f64()));
+        self.cargo_sets.insert(key.to_string(), dir.clone());
+        Ok(dir)
     }
 
     fn step_env(&self, recipe: &Recipe, cflags: &[String], ldflags: &[String], linkflags: &[String], musl: bool) -> Vec<(String, String)> {
@@ -600,11 +663,7 @@ impl<'p> Builder<'p> {
                     failures: format!("  {}: linked against glibc ({}); Kimigayo binaries must link musl: build with $CC from the musl toolchain", r.path, r.libc_evidence),
                 });
             }
-            let missing: Vec<Protection> = r
-                .failures(required)
-                .into_iter()
-                .filter(|p| !exempt.iter().any(|(ep, g)| ep == p && g.is_match(&r.path)))
-                .collect();
+            let missing: Vec<Protection> = r.failures(required).into_iter().filter(|p| !exempt.iter().any(|(ep, g)| ep == p && g.is_match(&r.path))).collect();
             for p in missing {
                 let detail = r.check(p).map(|o| o.detail.clone()).unwrap_or_default();
                 lines.push(format!("  {}: missing {} ({detail}) — {}", r.path, p, p.remedy()));
@@ -628,8 +687,7 @@ impl<'p> Builder<'p> {
         for p in entries {
             if p.extension().is_some_and(|e| e == "json") && p.file_name().is_some_and(|f| f != "audit.json") {
                 let text = fs::read_to_string(&p).map_err(io_ctx(format!("reading {}", p.display())))?;
-                let meta: PackageMeta = serde_json::from_str(&text)
-                    .map_err(|e| BuildError::Package { component: name.into(), message: format!("{}: {e}", p.display()) })?;
+                let meta: PackageMeta = serde_json::from_str(&text).map_err(|e| BuildError::Package { component: name.into(), message: format!("{}: {e}", p.display()) })?;
                 let archive = done.join(&meta.filename);
                 kimigayo_package::publish(repo, &archive, &meta).map_err(io_ctx(format!("publishing {} into {}", meta.filename, repo.root.display())))?;
                 self.built.insert(meta.name.clone(), (meta.clone(), archive));
@@ -644,10 +702,7 @@ impl<'p> Builder<'p> {
 /// An exclusive advisory lock held until the returned file is dropped.
 pub(crate) fn lock_file(path: &Path) -> Result<fs::File, BuildError> {
     let f = fs::OpenOptions::new().create(true).truncate(false).write(true).open(path).map_err(io_ctx(format!("opening lock {}", path.display())))?;
-    rustix::fs::flock(&f, rustix::fs::FlockOperation::LockExclusive).map_err(|e| BuildError::Io {
-        context: format!("locking {}", path.display()),
-        source: e.into(),
-    })?;
+    rustix::fs::flock(&f, rustix::fs::FlockOperation::LockExclusive).map_err(|e| BuildError::Io { context: format!("locking {}", path.display()), source: e.into() })?;
     Ok(f)
 }
 
@@ -658,10 +713,7 @@ pub fn source_date_epoch(root: &Path) -> Result<u64, String> {
     }
     let out = std::process::Command::new("git").args(["log", "-1", "--format=%ct"]).current_dir(root).output();
     match out {
-        Ok(o) if o.status.success() && !o.stdout.is_empty() => String::from_utf8_lossy(&o.stdout)
-            .trim()
-            .parse()
-            .map_err(|e| format!("git log gave no timestamp: {e}")),
+        Ok(o) if o.status.success() && !o.stdout.is_empty() => String::from_utf8_lossy(&o.stdout).trim().parse().map_err(|e| format!("git log gave no timestamp: {e}")),
         _ => Err("cannot take SOURCE_DATE_EPOCH from git (no commit?): set SOURCE_DATE_EPOCH explicitly".into()),
     }
 }
@@ -687,6 +739,7 @@ pub fn default_config(root: &Path) -> Result<BuildConfig, String> {
         reuse: true,
         force_rebuild: vec![],
         offline: false,
+        heartbeat: std::time::Duration::from_secs(15),
     })
 }
 

@@ -26,6 +26,15 @@ pub struct Sandbox<'a> {
     pub env: Vec<(String, String)>,
     /// Run as this uid/gid in a new user namespace.
     pub uid: Option<u32>,
+    /// Interval of the "still running" events (zero: none).
+    pub heartbeat: std::time::Duration,
+}
+
+/// Progress of a sandboxed run (steps are numbered from 1; 0 is before the first marker).
+#[derive(Debug, Clone, Copy)]
+pub enum StepEvent<'a> {
+    Started { step: usize, text: &'a str },
+    Running { step: usize, elapsed: std::time::Duration, lines: usize, total_lines: usize },
 }
 
 /// Outcome of running the steps: `Err((step index, step text))` names the failing step.
@@ -33,8 +42,8 @@ pub type StepResult = Result<(), (usize, String)>;
 
 impl Sandbox<'_> {
     /// Run `steps` in order (each under `sh -eu`), appending all output to `log`.
-    /// `on_step` is called with each step's text as it starts (progress).
-    pub fn run(&self, steps: &[String], log: &Path, on_step: &dyn Fn(usize, &str)) -> std::io::Result<StepResult> {
+    /// `on_event` hears each step as it starts and, every `heartbeat`, that one still runs.
+    pub fn run(&self, steps: &[String], log: &Path, on_event: &dyn Fn(StepEvent<'_>)) -> std::io::Result<StepResult> {
         let mut script = String::from("umask 022\ncd /build/src\n");
         for (i, s) in steps.iter().enumerate() {
             script.push_str(&format!(
@@ -75,24 +84,26 @@ impl Sandbox<'_> {
         let start_len = logf.metadata()?.len();
         cmd.stdin(Stdio::null()).stdout(logf.try_clone()?).stderr(logf);
         let mut child = cmd.spawn()?;
-        // Follow the log for step markers while the build runs.
-        let mut seen = 0usize;
-        let status = loop {
-            let done = child.try_wait()?;
-            if let Ok(text) = fs::read(log) {
-                let text = String::from_utf8_lossy(&text[start_len as usize..]).into_owned();
-                let markers: Vec<&str> = text.lines().filter(|l| l.starts_with("==> step ")).collect();
-                for (i, m) in markers.iter().enumerate().skip(seen) {
-                    let body = m.split_once(": ").map_or(*m, |(_, b)| b);
-                    on_step(i + 1, body.lines().next().unwrap_or(body));
+        // Follow the log for step markers while the build runs; heartbeat while it is quiet.
+        let mut step = 0usize;
+        let mut step_started = std::time::Instant::now();
+        let mut lines_at_step = 0usize;
+        let mut lines = 0usize;
+        let status = crate::watch::wait(&mut child, log, start_len, self.heartbeat, &mut |t| match t {
+            crate::watch::Tick::Line(l) => {
+                lines += 1;
+                if let Some(rest) = l.strip_prefix("==> step ") {
+                    step += 1;
+                    step_started = std::time::Instant::now();
+                    lines_at_step = lines;
+                    let body = rest.split_once(": ").map_or(rest, |(_, b)| b);
+                    on_event(StepEvent::Started { step, text: body });
                 }
-                seen = seen.max(markers.len());
             }
-            if let Some(st) = done {
-                break st;
+            crate::watch::Tick::Heartbeat { .. } => {
+                on_event(StepEvent::Running { step, elapsed: step_started.elapsed(), lines: lines - lines_at_step, total_lines: lines });
             }
-            std::thread::sleep(std::time::Duration::from_millis(250));
-        };
+        })?;
         if status.success() {
             return Ok(Ok(()));
         }

@@ -121,6 +121,7 @@ pub(crate) fn build_config(project: Option<PathBuf>, c: &CommonBuild) -> Result<
         reuse: true,
         force_rebuild: vec![],
         offline: c.offline,
+        heartbeat: std::time::Duration::from_secs(15),
     })
 }
 
@@ -170,8 +171,12 @@ pub fn configure(project: Option<PathBuf>, a: ConfigureArgs) -> Result<ExitCode>
 
 #[derive(Args)]
 pub struct BuildArgs {
-    /// Recipes to build (default: all)
+    /// Recipes to build (default: all, unless --image is given)
     recipes: Vec<String>,
+    /// Also build what this image spec's packages need (their recipes and runtime
+    /// dependencies, nothing else); repeatable. `make image` builds images/base.yaml this way.
+    #[arg(long = "image", value_name = "SPEC")]
+    images: Vec<PathBuf>,
     #[command(flatten)]
     common: CommonBuild,
     /// Rebuild even when a cached build with identical inputs exists
@@ -188,13 +193,20 @@ pub fn build(project: Option<PathBuf>, a: BuildArgs) -> Result<ExitCode> {
     let progress = Stderr(Instant::now());
     let start = Instant::now();
     let mut b = Builder::new(cfg.clone(), &progress)?;
-    let outcomes = b.build(&a.recipes)?;
+    let mut wanted = a.recipes.clone();
+    for spec in &a.images {
+        let path = if spec.is_absolute() { spec.clone() } else { cfg.project_root.join(spec) };
+        let s = kimigayo_image::ImageSpec::load(&path)?;
+        let names = kimigayo_build::plan::recipes_for_packages(&b.recipes, &s.image.packages, &format!("{} (image.packages)", spec.display())).map_err(|e| anyhow!(e))?;
+        wanted.extend(names);
+    }
+    wanted.sort();
+    wanted.dedup();
+    let outcomes = b.build(&wanted)?;
     let secs = start.elapsed().as_secs_f64();
     if a.json {
-        let v: Vec<_> = outcomes
-            .iter()
-            .map(|o| serde_json::json!({"recipe": o.recipe, "build_hash": o.key, "reused": o.reused, "seconds": o.seconds, "packages": o.packages}))
-            .collect();
+        let v: Vec<_> =
+            outcomes.iter().map(|o| serde_json::json!({"recipe": o.recipe, "build_hash": o.key, "reused": o.reused, "seconds": o.seconds, "packages": o.packages})).collect();
         println!("{}", serde_json::to_string_pretty(&serde_json::json!({"seconds": secs, "repository": cfg.repo_dir, "components": v}))?);
     } else {
         let reused = outcomes.iter().filter(|o| o.reused).count();
@@ -204,12 +216,7 @@ pub fn build(project: Option<PathBuf>, a: BuildArgs) -> Result<ExitCode> {
                 println!("{:<16} {:<14} {:>10} {:>12}  {}", p.name, p.version, p.size, p.installed_size, &p.checksum.sha256[..16]);
             }
         }
-        println!(
-            "{} components in {secs:.1}s ({reused} reused from cache, {} built) -> {}",
-            outcomes.len(),
-            outcomes.len() - reused,
-            cfg.repo_dir.display()
-        );
+        println!("{} components in {secs:.1}s ({reused} reused from cache, {} built) -> {}", outcomes.len(), outcomes.len() - reused, cfg.repo_dir.display());
     }
     Ok(ExitCode::SUCCESS)
 }
@@ -575,7 +582,10 @@ fn image_verify(project: Option<PathBuf>, a: ImageVerifyArgs) -> Result<ExitCode
         rebuilt = Some(r.manifest_digest);
     }
     if b.json {
-        println!("{}", serde_json::json!({"image": v.image, "archive": archive, "manifest_digest": v.manifest_digest, "signer": v.signer, "key": v.key_source, "rebuilt_identical": rebuilt.is_some()}));
+        println!(
+            "{}",
+            serde_json::json!({"image": v.image, "archive": archive, "manifest_digest": v.manifest_digest, "signer": v.signer, "key": v.key_source, "rebuilt_identical": rebuilt.is_some()})
+        );
     } else {
         println!("{}: signature good (key {} from {}); manifest {}", archive.display(), v.signer, v.key_source, v.manifest_digest);
         if rebuilt.is_some() {

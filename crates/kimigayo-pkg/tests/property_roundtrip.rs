@@ -20,7 +20,9 @@ fn real_repo() -> &'static (tempfile::TempDir, PathBuf, Vec<String>) {
         let repo = dir.path().join("repo");
         let mut cfg = kimigayo_build::default_config(&root).unwrap();
         cfg.repo_dir = repo.clone();
-        let out = kimigayo_build::Builder::new(cfg, &kimigayo_build::Quiet).unwrap().build(&[]).unwrap_or_else(|e| panic!("{e}"));
+        let mut b = kimigayo_build::Builder::new(cfg, &kimigayo_build::Quiet).unwrap();
+        let wanted = kimigayo_build::plan::without_kernels(&b.recipes);
+        let out = b.build(&wanted).unwrap_or_else(|e| panic!("{e}"));
         let names = out.iter().flat_map(|o| o.packages.iter().map(|p| p.name.clone())).collect();
         sign(&repo, 1, vec![]);
         (dir, repo, names)
