@@ -78,6 +78,11 @@ if [ "$worktree" -eq 1 ]; then
 		rm -f "$run/root/wt.bundle"
 	fi
 fi
+# The machine's own trust store additions (a new machine of this kind has them: egress proxy CAs).
+if ls /usr/local/share/ca-certificates/*.crt >/dev/null 2>&1; then
+	mkdir -p "$run/usr/local/share/ca-certificates"
+	cp /usr/local/share/ca-certificates/*.crt "$run/usr/local/share/ca-certificates/"
+fi
 rev=$(cd "$run/root/kimigayo" && git rev-parse --short HEAD)
 echo "clean-room: checkout $rev ($(cd "$checkout" && git rev-parse --abbrev-ref HEAD)$( [ "$worktree" -eq 1 ] && echo ', with uncommitted changes'))"
 
@@ -89,6 +94,7 @@ export PATH=/root/.cargo/bin:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/
 export HOME=/root RUSTUP_HOME=/root/.rustup CARGO_HOME=/root/.cargo RUSTUP_AUTO_INSTALL=0
 cd /root/kimigayo
 git config --global --add safe.directory /root/kimigayo
+update-ca-certificates >/dev/null 2>&1 || true
 # The toolchain as a new machine has it: no musl targets.
 for t in $(rustup target list --installed | grep -v "$(rustc -vV | sed -n 's/^host: //p')"); do
 	rustup target remove "$t" >/dev/null 2>&1 && echo "clean-room: removed rust target $t (a new machine has only the host target)"
