@@ -9,6 +9,7 @@ pub mod archive;
 pub mod compare;
 pub mod metadata;
 pub mod repo;
+pub mod validate;
 
 pub use archive::{write_archive, ArchiveError, ArchiveStats};
 pub use compare::{compare_archives, Difference};

@@ -30,6 +30,12 @@ pub fn edit(file: &str, text: &str, metas: &[&PackageMeta]) -> Result<Option<Str
     let mut changed = false;
     let exists = |out: &str, name: &str| out.lines().find(|l| field(l, 0) == Some(name)).map(str::to_string);
     for m in metas {
+        for (i, u) in m.users.iter().enumerate() {
+            u.validate(&format!("users[{i}]")).map_err(|e| PkgError::Config(format!("package {}: {e}; nothing was changed", m.name)))?;
+        }
+        for (i, g) in m.groups.iter().enumerate() {
+            g.validate(&format!("groups[{i}]")).map_err(|e| PkgError::Config(format!("package {}: {e}; nothing was changed", m.name)))?;
+        }
         match file {
             "etc/group" => {
                 for g in &m.groups {

@@ -61,6 +61,8 @@ pub fn build_index(
     }
     let mut packages = Vec::new();
     for (archive, mut meta) in entries {
+        let json_file = archive.with_file_name(meta.filename.trim_end_matches(".tar.gz").to_string() + ".json");
+        meta.validate().map_err(|e| PkgError::Repo(format!("{}: {e}; fix the recipe and rebuild the package (not signed)", json_file.display())))?;
         let bytes = fs::read(&archive).map_err(|e| PkgError::Repo(format!("reading {}: {e}", archive.display())))?;
         let sha = kimigayo_package::sha256_hex(&bytes);
         if sha != meta.checksum.sha256 {
@@ -97,6 +99,9 @@ pub fn load_index(origin: &str, text: &[u8], sig: &[u8], keys: &Keyring, now: Sy
     keys.verify(text, sig, now).map_err(|e| PkgError::Index { origin: origin.to_string(), message: e.to_string() })?;
     let index: RepoIndex = serde_json::from_slice(text)
         .map_err(|e| PkgError::Index { origin: origin.to_string(), message: format!("signed but unreadable: {e}") })?;
+    for m in &index.packages {
+        m.validate().map_err(|e| PkgError::Index { origin: origin.to_string(), message: format!("signed, but {e}: refusing the index") })?;
+    }
     if index.expires <= secs(now) {
         return Err(PkgError::Index {
             origin: origin.to_string(),

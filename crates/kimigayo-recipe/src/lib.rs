@@ -468,9 +468,10 @@ impl Recipe {
             }
         }
         for (i, u) in raw.users.iter().enumerate() {
-            if !version::valid_name(&u.name) || u.name.len() > 32 {
-                return Err(err(&format!("user[{i}].name"), format!("`{}` is not a valid account name", u.name)));
-            }
+            u.validate(&format!("user[{i}]")).map_err(|e| err(&e.field, format!("`{}` {}", e.value.escape_debug(), e.reason)))?;
+        }
+        for (i, g) in raw.groups.iter().enumerate() {
+            g.validate(&format!("group[{i}]")).map_err(|e| err(&e.field, format!("`{}` {}", e.value.escape_debug(), e.reason)))?;
         }
         Ok(Recipe {
             dir: dir.to_path_buf(),

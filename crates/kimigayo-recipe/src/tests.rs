@@ -93,3 +93,22 @@ fn kernel_fields_are_validated() {
     let e = parse(&with("kernel_profile = \"../../kernel/profiles/none.toml\"\nprepare = [\"x\"]")).unwrap_err();
     assert!(e.field == "build.kernel_profile" && e.message.contains("none.toml"), "{e}");
 }
+
+#[test]
+fn passwd_injection_through_account_fields_is_refused_at_parse() {
+    let with_user = |fields: &str| format!("{GOOD}\n[[user]]\nname = \"web\"\nuid = 101\ngid = 101\n{fields}\n");
+    for (fields, field) in [
+        (r#"gecos = "Web\nevil::0:0::/root:/bin/sh""#, "user[0].gecos"),
+        (r#"gecos = "a:b""#, "user[0].gecos"),
+        (r#"home = "/var/www:0""#, "user[0].home"),
+        (r#"shell = "bin/sh""#, "user[0].shell"),
+    ] {
+        let e = parse(&with_user(fields)).unwrap_err();
+        assert_eq!(e.field, field, "{fields}: {e}");
+    }
+    let e = parse(&format!("{GOOD}\n[[user]]\nname = \"toor\"\nuid = 0\ngid = 0\n")).unwrap_err();
+    assert_eq!(e.field, "user[0].uid", "{e}");
+    let e = parse(&format!("{GOOD}\n[[group]]\nname = \"www\"\ngid = 101\nmembers = [\"a:b\"]\n")).unwrap_err();
+    assert_eq!(e.field, "group[0].members[0]", "{e}");
+    assert!(parse(&with_user(r#"gecos = "Web server""#)).is_ok());
+}
