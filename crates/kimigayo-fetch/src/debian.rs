@@ -22,6 +22,10 @@ fn apt_opts(root: &Path) -> Vec<String> {
         format!("-oDir::Cache={}", root.join("cache").display()),
         "-oAPT::Sandbox::User=root".into(),
         "-oAcquire::Retries=3".into(),
+        // Every file is pinned by SHA-256 in its recipe: the Release file's signature still
+        // authenticates the lists, but an archive snapshot whose Release has passed its
+        // Valid-Until date (mirrors that lag, frozen snapshots) must not stop a build.
+        "-oAcquire::Check-Valid-Until=false".into(),
         "-qq".into(),
     ]
 }
