@@ -6,8 +6,9 @@
 # A minimal Debian 12 root filesystem (mmdebstrap, cached) holding only what a new machine
 # of this kind has besides the Rust toolchain (gcc, git, qemu-utils, python3) is started as a
 # privileged podman container from that folder (`podman run --rootfs`). The machine's Rust
-# toolchain is made available through read-only overlays (writes are thrown away, and the
-# musl targets are removed first, as on a new machine), the docker CLI is the machine's own.
+# toolchain (its default toolchain and the rustup proxies) is copied in, the host's stays
+# untouched; its musl targets are removed first, as on a new machine. The docker CLI and the
+# machine's local CA certificates are the machine's own.
 # The checkout is cloned in (HEAD; with --worktree, plus uncommitted changes to tracked
 # files), the build cache and cargo registry start empty, and the README's commands run:
 #
@@ -83,6 +84,14 @@ if ls /usr/local/share/ca-certificates/*.crt >/dev/null 2>&1; then
 	mkdir -p "$run/usr/local/share/ca-certificates"
 	cp /usr/local/share/ca-certificates/*.crt "$run/usr/local/share/ca-certificates/"
 fi
+# The machine's Rust toolchain: its default toolchain and the rustup proxies, copied (the
+# host's stays untouched; overlay mounts cannot take rustup's directory renames), so that
+# setup.sh can add the musl target exactly as it must on a new machine.
+tc=$(RUSTUP_HOME="$rustup_home" "$cargo_bin/rustup" show active-toolchain | cut -d' ' -f1)
+mkdir -p "$run/root/.rustup/toolchains" "$run/root/.cargo/bin"
+cp -a "$rustup_home/settings.toml" "$run/root/.rustup/"
+cp -a "$(readlink -f "$rustup_home/toolchains/$tc")" "$run/root/.rustup/toolchains/$tc"
+cp -a "$cargo_bin/." "$run/root/.cargo/bin/"
 rev=$(cd "$run/root/kimigayo" && git rev-parse --short HEAD)
 echo "clean-room: checkout $rev ($(cd "$checkout" && git rev-parse --abbrev-ref HEAD)$( [ "$worktree" -eq 1 ] && echo ', with uncommitted changes'))"
 
@@ -145,8 +154,6 @@ set +e
 CONTAINERS_CONF="$conf" podman run --rm --privileged --network host --hostname clean-room \
 	--cgroupns host \
 	-e PHASES="$(echo "$phases" | tr ',' ' ')" \
-	-v "$rustup_home:/root/.rustup:O" \
-	-v "$cargo_bin:/root/.cargo/bin:O" \
 	-v "$state/logs:/logs" \
 	$docker_mount \
 	--rootfs "$run" /root/clean-room-phases.sh
