@@ -203,6 +203,9 @@ pub fn build(project: Option<PathBuf>, a: BuildArgs) -> Result<ExitCode> {
     wanted.sort();
     wanted.dedup();
     let outcomes = b.build(&wanted)?;
+    let built: Vec<kimigayo_package::PackageMeta> = outcomes.iter().flat_map(|o| o.packages.iter().cloned()).collect();
+    let index = sign_repository(&cfg, &built)?;
+    progress.event(&format!("signed {} (serial {}, {} packages) with the local build key", cfg.repo_dir.join(kimigayo_pkg::index::INDEX).display(), index.serial, index.packages.len()));
     let secs = start.elapsed().as_secs_f64();
     if a.json {
         let v: Vec<_> =
@@ -483,14 +486,38 @@ pub struct ImageArgs {
     json: bool,
 }
 
-/// (Re)sign the repository with the local build key: image builds verify every package
-/// against it exactly as kpkg would (property 6 holds for image builds too).
-fn sign_repository(cfg: &BuildConfig) -> Result<(kimigayo_sign::SecretKey, kimigayo_sign::Keyring)> {
+/// The local build key and a keyring trusting it (what image and VM builds verify with).
+pub(crate) fn repo_keys(cfg: &BuildConfig) -> Result<(kimigayo_sign::SecretKey, kimigayo_sign::Keyring)> {
     let key = build_key(&cfg.cache_dir)?;
-    kimigayo_pkg::build_index(&cfg.repo_dir, &key, cfg.source_date_epoch, std::time::Duration::from_secs(3650 * 86_400), vec![], std::time::SystemTime::now())?;
     let mut keys = kimigayo_sign::Keyring::new();
     keys.add(key.public(), "local build key");
     Ok((key, keys))
+}
+
+/// Sign the repository with the local build key after a build. Only metadata this build
+/// produced, or that an index signed by the same key already held, gets signed: a metadata
+/// file edited in the folder (a setuid path, an account) is refused, never laundered into a
+/// signed index. Image and VM builds then compose from the signed index alone.
+pub(crate) fn sign_repository(cfg: &BuildConfig, built: &[kimigayo_package::PackageMeta]) -> Result<kimigayo_pkg::RepoIndex> {
+    use kimigayo_pkg::index::unsigned;
+    let (key, keys) = repo_keys(cfg)?;
+    let now = std::time::SystemTime::now();
+    let previous = kimigayo_pkg::read_signed_index(&cfg.repo_dir, &keys, now).ok();
+    let same = |a: &kimigayo_package::PackageMeta, b: &kimigayo_package::PackageMeta| a.name == b.name && a.version == b.version && a.architecture == b.architecture;
+    let on_disk = kimigayo_package::Repository::new(&cfg.repo_dir).packages().map_err(|e| anyhow!("reading {}: {e}", cfg.repo_dir.display()))?;
+    for (archive, meta) in &on_disk {
+        let trusted = built.iter().find(|b| same(b, meta)).or_else(|| previous.as_ref().and_then(|p| p.packages.iter().find(|b| same(b, meta))));
+        if !trusted.is_some_and(|t| unsigned(t) == unsigned(meta)) {
+            bail!(
+                "{}: not what `kimigayo build` produced and not in the index signed by the local build key: the metadata was edited or comes from elsewhere; \
+                 rebuild it (`kimigayo build {}`) or remove it (nothing was signed)",
+                archive.with_extension("").with_extension("json").display(),
+                meta.origin
+            );
+        }
+    }
+    let serial = previous.map_or(1, |p| p.serial + 1);
+    Ok(kimigayo_pkg::build_index(&cfg.repo_dir, &key, serial, std::time::Duration::from_secs(3650 * 86_400), vec![], now)?)
 }
 
 /// The local build key (generated once) that signs the repository `make` builds.
@@ -516,7 +543,7 @@ pub fn image(project: Option<PathBuf>, c: ImageCmd) -> Result<ExitCode> {
     let cfg = build_config(project, &a.common)?;
     let spec_path = if a.config.is_absolute() { a.config.clone() } else { cfg.project_root.join(&a.config) };
     let spec = kimigayo_image::ImageSpec::load(&spec_path)?;
-    let (key, keys) = sign_repository(&cfg)?;
+    let (key, keys) = repo_keys(&cfg)?;
     let out = if a.out.is_absolute() { a.out.clone() } else { cfg.project_root.join(&a.out) };
     let t = Instant::now();
     let r = kimigayo_image::build(&spec, &cfg.repo_dir, &keys, cfg.source_date_epoch, &out)?;
@@ -567,7 +594,7 @@ fn image_verify(project: Option<PathBuf>, a: ImageVerifyArgs) -> Result<ExitCode
     let mut rebuilt = None;
     if a.rebuild {
         let scratch = tempfile::tempdir()?;
-        let (_, repo_keys) = sign_repository(&cfg)?;
+        let (_, repo_keys) = repo_keys(&cfg)?;
         let r = kimigayo_image::build(&spec, &cfg.repo_dir, &repo_keys, cfg.source_date_epoch, scratch.path())?;
         if r.manifest_digest != v.manifest_digest {
             bail!(

@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 use anyhow::{bail, Result};
 use clap::Args;
 
-use crate::commands::{build_config, build_key, CommonBuild};
+use crate::commands::{build_config, CommonBuild};
 
 #[derive(clap::Subcommand)]
 pub enum VmCmd {
@@ -70,10 +70,7 @@ pub fn vm(project: Option<PathBuf>, c: VmCmd) -> Result<ExitCode> {
     match c {
         VmCmd::Build(a) => {
             let (cfg, spec, out) = paths(project, &a)?;
-            let key = build_key(&cfg.cache_dir)?;
-            kimigayo_pkg::build_index(&cfg.repo_dir, &key, cfg.source_date_epoch, Duration::from_secs(3650 * 86_400), vec![], std::time::SystemTime::now())?;
-            let mut keys = kimigayo_sign::Keyring::new();
-            keys.add(key.public(), "local build key");
+            let (_, keys) = crate::commands::repo_keys(&cfg)?;
             let t = Instant::now();
             let v = kimigayo_vm::build(&spec, &cfg.repo_dir, &keys, cfg.source_date_epoch, &out)?;
             println!("vm {} ({:.2}s)", spec.image.name, t.elapsed().as_secs_f64());

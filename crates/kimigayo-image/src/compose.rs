@@ -1,5 +1,5 @@
 //! Composing the root filesystem layer in memory: resolve the spec's packages against the
-//! repository, verify every archive (SHA-256 + signature) before reading it, and turn the
+//! repository's signed index (and nothing else), verify every archive (SHA-256 + signature) before reading it, and turn the
 //! archives' entries into one layer — ownership and modes from the packages' declarations,
 //! declared accounts added, the spec's system.conf, build metadata and SBOM written in.
 
@@ -9,7 +9,7 @@ use std::path::Path;
 use std::time::SystemTime;
 
 use kimigayo_oci::{Kind, LayerEntry};
-use kimigayo_package::{PackageMeta, Repository};
+use kimigayo_package::PackageMeta;
 use kimigayo_resolve::{Problem, Request};
 use kimigayo_sign::Keyring;
 use kimigayo_version::Constraint;
@@ -33,10 +33,15 @@ fn parse<T: std::str::FromStr<Err = String>>(list: &[String], what: &str) -> Res
 
 pub fn compose(spec: &ImageSpec, repo: &Path, keys: &Keyring, epoch: u64, now: SystemTime) -> Result<Composed, ImageError> {
     let arch = spec.system.architecture.as_str();
-    let all = Repository::new(repo).packages().map_err(|e| ImageError::Io(format!("reading repository {}: {e}", repo.display())))?;
-    if all.is_empty() {
+    // Only what the index signs: the metadata files in the folder are checked against it and
+    // never read for anything else (paths, accounts, versions all come from signed data).
+    let index = kimigayo_pkg::read_signed_index(repo, keys, now)?;
+    kimigayo_pkg::check_folder_matches(repo, &index)?;
+    if index.packages.is_empty() {
         return Err(ImageError::Resolve(format!("{} holds no packages: run `make reproducible-build` first", repo.display())));
     }
+    let all: Vec<(std::path::PathBuf, PackageMeta)> =
+        index.packages.iter().map(|m| (repo.join(&m.architecture).join(&m.filename), m.clone())).collect();
     let universe = all.iter().map(|(_, m)| kimigayo_pkg::candidate(m)).collect::<Result<Vec<_>, _>>()?;
     let install: Vec<Constraint> = parse(&spec.image.packages, "image.packages")?;
     let solution = kimigayo_resolve::resolve(&Problem { universe: &universe, installed: &[], world: &[], arch, request: Request { install, ..Request::default() } })

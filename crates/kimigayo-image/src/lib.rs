@@ -4,7 +4,7 @@
 //! disk, no root, no container engine) → an OCI image (layout, oci-archive, docker-archive)
 //! carrying `/etc/kimigayo/build-info.json` and an SPDX 2.3 SBOM.
 
-mod compose;
+pub mod compose;
 mod metadata;
 pub mod signature;
 pub mod spec;

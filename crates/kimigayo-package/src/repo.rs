@@ -41,6 +41,8 @@ impl Repository {
                 let text = fs::read_to_string(&f)?;
                 let meta: PackageMeta = serde_json::from_str(&text)
                     .map_err(|e| io::Error::new(io::ErrorKind::InvalidData, format!("{}: {e}", f.display())))?;
+                // `filename` names a file next to this one: never a path elsewhere.
+                meta.validate_identity().map_err(|e| io::Error::new(io::ErrorKind::InvalidData, format!("{}: {e}", f.display())))?;
                 out.push((d.join(&meta.filename), meta));
             }
         }

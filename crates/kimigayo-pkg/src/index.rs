@@ -123,3 +123,68 @@ pub fn load_index(origin: &str, text: &[u8], sig: &[u8], keys: &Keyring, now: Sy
     }
     Ok(index)
 }
+
+/// Read and verify the signed index at the root of a repository folder.
+pub fn read_signed_index(repo_dir: &Path, keys: &Keyring, now: SystemTime) -> Result<RepoIndex, PkgError> {
+    let origin = repo_dir.display().to_string();
+    let read = |name: &str| {
+        fs::read(repo_dir.join(name)).map_err(|e| PkgError::Index {
+            origin: origin.clone(),
+            message: format!("cannot read {name} ({e}): the repository is not signed; sign it (`kimigayo build` signs what it builds, `kpkg index build --sign KEY` an operator's folder)"),
+        })
+    };
+    load_index(&origin, &read(INDEX)?, &read(INDEX_SIG)?, keys, now, 0)
+}
+
+/// `meta` without its signature: what the build wrote and what the index signs must agree
+/// on everything else.
+pub fn unsigned(meta: &PackageMeta) -> PackageMeta {
+    let mut m = meta.clone();
+    m.checksum.gpg_signature = None;
+    m
+}
+
+/// Every package metadata file in the folder must be exactly what `index` signs (signature
+/// aside), and every indexed package must be there: metadata edited after signing (a setuid
+/// path, an account, an older archive) is refused with the file named.
+pub fn check_folder_matches(repo_dir: &Path, index: &RepoIndex) -> Result<(), PkgError> {
+    let on_disk = Repository::new(repo_dir).packages().map_err(|e| PkgError::Repo(format!("reading {}: {e}", repo_dir.display())))?;
+    let key = |m: &PackageMeta| (m.name.clone(), m.version.clone(), m.architecture.clone());
+    let signed: std::collections::BTreeMap<_, &PackageMeta> = index.packages.iter().map(|m| (key(m), m)).collect();
+    for (archive, meta) in &on_disk {
+        let file = archive.with_file_name(meta.filename.trim_end_matches(".tar.gz").to_string() + ".json");
+        match signed.get(&key(meta)) {
+            None => {
+                return Err(PkgError::Repo(format!(
+                    "{}: {}-{} is not in the signed index (serial {}): the repository was modified after signing; remove the file or rebuild and re-sign",
+                    file.display(),
+                    meta.name,
+                    meta.version,
+                    index.serial
+                )))
+            }
+            Some(s) if unsigned(s) != unsigned(meta) => {
+                return Err(PkgError::Repo(format!(
+                    "{}: differs from what the signed index (serial {}) says of {}-{}: the metadata was edited after signing; rebuild the package",
+                    file.display(),
+                    index.serial,
+                    meta.name,
+                    meta.version
+                )))
+            }
+            Some(_) => {}
+        }
+    }
+    for m in &index.packages {
+        if !on_disk.iter().any(|(_, d)| key(d) == key(m)) {
+            return Err(PkgError::Repo(format!(
+                "{}: the signed index lists {}-{} ({}), but its metadata file is missing",
+                repo_dir.display(),
+                m.name,
+                m.version,
+                m.architecture
+            )));
+        }
+    }
+    Ok(())
+}

@@ -21,7 +21,7 @@ use std::time::SystemTime;
 use kimigayo_sign::Keyring;
 
 pub use db::Database;
-pub use index::{build_index, load_index, Advisory, RepoIndex};
+pub use index::{build_index, check_folder_matches, load_index, read_signed_index, Advisory, RepoIndex};
 pub use ops::{candidate, Change, Report};
 pub use source::RepoSource;
 
