@@ -71,3 +71,48 @@ fn passwd_injection_is_refused_by_the_account_editor_itself() {
     let e = kimigayo_pkg::accounts::edit("etc/passwd", "root:x:0:0:root:/root:/bin/sh\n", &[&m]).unwrap_err().to_string();
     assert!(e.contains("package app") && e.contains("users[0].gecos"), "{e}");
 }
+
+/// A root where kpkg has run once (its state folder exists), and a folder outside it.
+fn root_with_state(dir: &std::path::Path) -> (std::path::PathBuf, std::path::PathBuf) {
+    let repo = dir.join("repo");
+    write_packages(&repo, &[Spec::new("base", "1.0-r1")]);
+    sign(&repo, 1, vec![]);
+    let root = new_root(dir, &repo, "x86_64");
+    open(&root).add(&["base".to_string()], &NoFaults).unwrap();
+    let outside = dir.join("outside");
+    fs::create_dir_all(&outside).unwrap();
+    fs::write(outside.join("secret"), b"keep me").unwrap();
+    (root, outside)
+}
+
+#[test]
+fn planted_journal_with_a_symlink_cannot_unlink_outside_the_root() {
+    let dir = tempfile::tempdir().unwrap();
+    let (root, outside) = root_with_state(dir.path());
+    let state = root.join(kimigayo_pkg::db::STATE_DIR);
+    std::os::unix::fs::symlink(&outside, state.join("evil")).unwrap();
+    let journal = format!(
+        r#"{{"format":1,"txid":"abc","ops":0,"state":"{s}","database":"{d}","database_new":"{s}/evil/secret","database_sha256":"00","steps":[]}}"#,
+        s = kimigayo_pkg::db::STATE_DIR,
+        d = kimigayo_pkg::db::DB_FILE
+    );
+    fs::write(state.join("journal.json"), journal).unwrap();
+    // `kpkg list` reads the database, which recovers a pending journal first.
+    let e = open(&root).database().unwrap_err().to_string();
+    assert!(e.contains("journal") && e.contains("evil/secret"), "{e}");
+    assert_eq!(fs::read(outside.join("secret")).unwrap(), b"keep me", "a file outside the root was removed");
+}
+
+#[test]
+fn planted_symlinks_in_the_state_folder_cannot_redirect_the_cleanup() {
+    for name in ["staging", "backup"] {
+        let dir = tempfile::tempdir().unwrap();
+        let (root, outside) = root_with_state(dir.path());
+        let state = root.join(kimigayo_pkg::db::STATE_DIR);
+        let _ = fs::remove_dir_all(state.join(name));
+        std::os::unix::fs::symlink(&outside, state.join(name)).unwrap();
+        let e = open(&root).database().unwrap_err().to_string();
+        assert!(e.contains(name) && e.contains("tampered"), "{name}: {e}");
+        assert_eq!(fs::read(outside.join("secret")).unwrap(), b"keep me", "{name}: a file outside the root was removed");
+    }
+}

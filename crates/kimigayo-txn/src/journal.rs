@@ -142,6 +142,34 @@ impl Journal {
         for p in paths {
             RelPath::new(p).map_err(|e| bad(e.to_string()))?;
         }
+        for s in &self.steps {
+            if let Step::PutFile { staged, .. } = s {
+                if staged.contains('/') {
+                    return Err(bad(format!("staged file {staged:?} is not a name inside the transaction's own folder")));
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// A journal may name only the paths kpkg itself uses for this root: its state folder,
+    /// its database and the database's `.new` twin for the journal's transaction id. A
+    /// journal naming anything else (planted, or from another layout) is never acted on.
+    pub(crate) fn check_layout(&self, l: &Layout, file: &str) -> Result<(), TxError> {
+        let bad = |what: &str, got: &str, want: &str| TxError::Journal {
+            path: file.to_string(),
+            reason: format!("names {what} `{got}`, but this root's is `{want}`: refusing to act on it (remove the journal if it is not kpkg's own)"),
+        };
+        if self.state != l.state {
+            return Err(bad("the state folder", &self.state, &l.state));
+        }
+        if self.database != l.database {
+            return Err(bad("the database", &self.database, &l.database));
+        }
+        let new = l.database_new(&self.txid);
+        if self.database_new != new {
+            return Err(bad("the new database", &self.database_new, &new));
+        }
         Ok(())
     }
 }
@@ -196,6 +224,21 @@ impl Layout {
         self.root.join(rel)
     }
 
+    /// A folder of kpkg's own state (`rel` under the state folder) that recovery is about to
+    /// list, empty or remove: it and its parents must be real directories (or it missing),
+    /// never a symlink that would take the removal outside the root.
+    pub(crate) fn own_dir(&self, rel: &str) -> Result<Option<PathBuf>, TxError> {
+        use crate::path::{lstat_kind, parents_plain, Kind};
+        if !parents_plain(&self.root, rel)? {
+            return Err(TxError::Blocked { path: rel.into(), reason: "has a parent in kpkg's state folder that is missing or a symlink: kpkg's state was tampered with; remove it by hand" });
+        }
+        match lstat_kind(&self.root, rel)? {
+            Kind::Missing => Ok(None),
+            Kind::Dir => Ok(Some(self.abs(rel))),
+            _ => Err(TxError::Blocked { path: rel.into(), reason: "should be a directory of kpkg's state but is a symlink or a file: kpkg's state was tampered with; remove it by hand" }),
+        }
+    }
+
     pub(crate) fn staging(&self) -> String {
         join(&self.state, STAGING)
     }
@@ -228,6 +271,7 @@ impl Layout {
             reason: e.to_string(),
         })?;
         j.validate(&rel)?;
+        j.check_layout(self, &rel)?;
         Ok(Some(j))
     }
 

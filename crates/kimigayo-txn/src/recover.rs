@@ -37,6 +37,12 @@ pub(crate) fn pending(l: &Layout, faults: &dyn Faults) -> Result<Recovery, TxErr
 }
 
 fn decide_and_finish(l: &Layout, j: &Journal, faults: &dyn Faults) -> Result<Recovery, TxError> {
+    // Everything recovery touches is under the state folder and the database's folder:
+    // their parents must be real directories (a planted symlink must not redirect a removal).
+    l.own_dir(&j.backup_dir())?;
+    if !crate::path::parents_plain(&l.root, &j.database_new)? {
+        return Err(TxError::Blocked { path: j.database_new.clone(), reason: "has a parent that is missing or a symlink: kpkg's state was tampered with; remove it by hand" });
+    }
     let new_db = l.abs(&j.database_new);
     if exists(&new_db).map_err(|e| TxError::io("looking at", &j.database_new, e))? {
         rollback(l, j, faults)?;
@@ -189,7 +195,9 @@ pub(crate) fn sweep(l: &Layout, clear_staging: bool) -> Result<(), TxError> {
     let tmp = join(&l.state, JOURNAL_TMP);
     remove_file_if_exists(&l.abs(&tmp)).map_err(io("removing", &tmp))?;
     let backups = join(&l.state, BACKUP);
-    remove_tree_if_exists(&l.abs(&backups)).map_err(io("removing", &backups))?;
+    if let Some(b) = l.own_dir(&backups)? {
+        remove_tree_if_exists(&b).map_err(io("removing", &backups))?;
+    }
     let (parent, name) = l.database_parent_and_name();
     let prefix = format!(".{name}.");
     let rd = fs::read_dir(abs_dir(&l.root, parent)).map_err(io("listing", parent))?;
@@ -203,7 +211,8 @@ pub(crate) fn sweep(l: &Layout, clear_staging: bool) -> Result<(), TxError> {
     }
     if clear_staging {
         let staging = join(&l.state, STAGING);
-        match fs::read_dir(l.abs(&staging)) {
+        let Some(staging_dir) = l.own_dir(&staging)? else { return Ok(()) };
+        match fs::read_dir(&staging_dir) {
             Ok(rd) => {
                 for e in rd {
                     let e = e.map_err(io("listing", &staging))?;
