@@ -4,7 +4,6 @@
 //! declared accounts added, the spec's system.conf, build metadata and SBOM written in.
 
 use std::collections::BTreeMap;
-use std::io::Read;
 use std::path::Path;
 use std::time::SystemTime;
 
@@ -61,6 +60,27 @@ pub fn compose(spec: &ImageSpec, repo: &Path, keys: &Keyring, epoch: u64, now: S
         packages.push(meta.clone());
     }
 
+    // Conflicts on the path a file really lands on (through another package's symlink).
+    let owned: Vec<kimigayo_pkg::conflicts::Owned> = entries
+        .values()
+        .filter(|e| !matches!(e.kind, Kind::Dir))
+        .map(|e| kimigayo_pkg::conflicts::Owned {
+            package: owners.get(&e.path).map_or("", |s| s.as_str()),
+            path: &e.path,
+            symlink: match &e.kind {
+                Kind::Symlink(t) => Some(t.as_str()),
+                _ => None,
+            },
+        })
+        .collect();
+    if let Some(c) = kimigayo_pkg::conflicts::find_clash(&owned) {
+        return Err(ImageError::Package(kimigayo_pkg::PkgError::Conflict {
+            path: format!("{} (as {} of {} and {} of {})", c.resolved, c.first.1, c.first.0, c.second.1, c.second.0),
+            first: c.first.0,
+            second: c.second.0,
+        }));
+    }
+
     // Declared accounts, edited into the account files (no scripts).
     let metas: Vec<&PackageMeta> = packages.iter().collect();
     for file in ["etc/group", "etc/passwd", "etc/shadow"] {
@@ -92,51 +112,25 @@ pub fn compose(spec: &ImageSpec, repo: &Path, keys: &Keyring, epoch: u64, now: S
     Ok(Composed { layer, packages, build_info, sbom, paths })
 }
 
+/// Add a verified archive's entries, under kpkg's archive rules (one reader for both).
 fn add_archive(meta: &PackageMeta, bytes: &[u8], entries: &mut BTreeMap<String, LayerEntry>, owners: &mut BTreeMap<String, String>) -> Result<(), ImageError> {
-    let pkg = format!("{}-{}", meta.name, meta.version);
-    let bad = |path: &str, why: &str| ImageError::Package(kimigayo_pkg::PkgError::Unsafe { package: pkg.clone(), path: path.into(), message: why.into() });
-    let declared: BTreeMap<&str, &kimigayo_package::PathDecl> = meta.paths.iter().map(|d| (d.path.trim_end_matches('/'), d)).collect();
-    let mut ar = tar::Archive::new(flate2::read::GzDecoder::new(bytes));
-    for entry in ar.entries().map_err(|e| bad("", &format!("unreadable archive: {e}")))? {
-        let mut entry = entry.map_err(|e| bad("", &format!("damaged archive: {e}")))?;
-        let raw = String::from_utf8_lossy(&entry.path_bytes()).into_owned();
-        let path = raw.trim_end_matches('/').to_string();
-        if path.is_empty() {
-            continue;
-        }
-        if raw.starts_with('/') || path.split('/').any(|c| c == ".." || c == ".") {
-            return Err(bad(&raw, "path escapes the root"));
-        }
-        let h = entry.header().clone();
-        let (mut mode, mut uid, mut gid) = (h.mode().unwrap_or(0o644) & 0o7777, h.uid().unwrap_or(0) as u32, h.gid().unwrap_or(0) as u32);
-        let decl = declared.get(path.as_str());
-        if let Some(d) = decl {
-            mode = d.mode_bits().ok_or_else(|| bad(&path, "declared mode is not octal"))?;
-            uid = d.uid;
-            gid = d.gid;
-        }
-        if mode & 0o6000 != 0 && decl.is_none() {
-            return Err(bad(&path, "setuid/setgid file not declared by the package"));
-        }
-        let kind = match h.entry_type() {
-            tar::EntryType::Directory => Kind::Dir,
-            tar::EntryType::Symlink => Kind::Symlink(entry.link_name().ok().flatten().map(|l| l.to_string_lossy().into_owned()).ok_or_else(|| bad(&path, "symlink without target"))?),
-            tar::EntryType::Regular => {
-                let mut data = Vec::new();
-                entry.read_to_end(&mut data).map_err(|e| bad(&path, &e.to_string()))?;
-                Kind::File(data)
+    use kimigayo_pkg::stage::{read_entries, Checked, Content};
+    read_entries(meta, bytes, &mut |c: Checked| {
+        let Checked { path, content, mode, uid, gid, .. } = c;
+        let kind = match content {
+            Content::Dir => {
+                entries.entry(path.clone()).or_insert(LayerEntry { path, kind: Kind::Dir, mode, uid, gid });
+                return Ok(());
             }
-            other => return Err(bad(&path, &format!("entry type {other:?} cannot go into an image (device-free layers)"))),
+            Content::File(data) => Kind::File(data),
+            Content::Symlink(t) => Kind::Symlink(t),
         };
-        if matches!(kind, Kind::Dir) {
-            entries.entry(path.clone()).or_insert(LayerEntry { path, kind, mode, uid, gid });
-            continue;
-        }
         if let Some(first) = owners.insert(path.clone(), meta.name.clone()) {
-            return Err(ImageError::Package(kimigayo_pkg::PkgError::Conflict { path, first, second: meta.name.clone() }));
+            return Err(kimigayo_pkg::PkgError::Conflict { path, first, second: meta.name.clone() });
         }
         entries.insert(path.clone(), LayerEntry { path, kind, mode, uid, gid });
-    }
+        Ok(())
+    })?;
     Ok(())
 }
 

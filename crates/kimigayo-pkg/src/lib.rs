@@ -9,6 +9,7 @@
 //! ever runs, so installing into a root needs no chroot.
 
 pub mod accounts;
+pub mod conflicts;
 pub mod db;
 pub mod index;
 mod ops;

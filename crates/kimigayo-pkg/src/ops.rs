@@ -193,6 +193,15 @@ impl Root {
         // Stage every package that is new or changes version.
         let paths = self.txn_paths();
         let staging_root = kimigayo_txn::staging_dir(&paths);
+        // Whatever happens below (a refused package, a conflict, a failed commit, which has
+        // moved what it needs into its own folder), nothing staged is left behind.
+        struct Cleanup<'a>(&'a std::path::Path);
+        impl Drop for Cleanup<'_> {
+            fn drop(&mut self) {
+                let _ = fs::remove_dir_all(self.0);
+            }
+        }
+        let _cleanup = Cleanup(&staging_root);
         let mut new_db = db.clone();
         new_db.world = solution.new_world.iter().map(|c| c.to_string()).collect();
         let mut staged: BTreeMap<String, stage::Staged> = BTreeMap::new();
@@ -245,6 +254,19 @@ impl Root {
                     return Err(PkgError::Conflict { path: f.path.clone(), first: first.to_string(), second: p.name.clone() });
                 }
             }
+        }
+        // ... also on the path a file really lands on (another package's symlinked parent).
+        let owned: Vec<crate::conflicts::Owned> = new_db
+            .packages
+            .values()
+            .flat_map(|p| p.files.iter().filter(|f| f.kind != Kind::Dir).map(move |f| crate::conflicts::Owned { package: &p.name, path: &f.path, symlink: f.target.as_deref() }))
+            .collect();
+        if let Some(c) = crate::conflicts::find_clash(&owned) {
+            return Err(PkgError::Conflict {
+                path: format!("{} (as {} of {} and {} of {})", c.resolved, c.first.1, c.first.0, c.second.1, c.second.0),
+                first: c.first.0,
+                second: c.second.0,
+            });
         }
         let wanted_dirs: BTreeSet<&str> = new_db.packages.values().flat_map(|p| &p.files).filter(|f| f.kind == Kind::Dir).map(|f| f.path.as_str()).collect();
 
@@ -302,7 +324,6 @@ impl Root {
         let metas: Vec<&PackageMeta> = entering.iter().collect();
         crate::accounts::apply(&self.path, &metas, &staged_files, &staging_root.join(".accounts"), &mut new_db, &mut ops)?;
         kimigayo_txn::commit(&paths, Transaction { ops, database: new_db.to_bytes() }, faults)?;
-        let _ = fs::remove_dir_all(&staging_root);
         Ok(report)
     }
 

@@ -1,7 +1,8 @@
 //! Verifying and unpacking one package into the transaction's staging folder. Nothing is
 //! unpacked before the archive's SHA-256 and OpenPGP signature are verified (property 6),
-//! and the archive itself is treated as hostile: absolute paths, `..`, hardlinks, device
-//! nodes, FIFOs and undeclared setuid/setgid files are refused with the package and path named.
+//! and the archive itself is treated as hostile: absolute paths, `..`, non-UTF-8 names,
+//! hardlinks, device nodes, FIFOs, undeclared setuid/setgid or world-writable entries and
+//! content beyond the declared size are refused with the package and path named.
 
 use std::fs;
 use std::io::Read;
@@ -43,18 +44,47 @@ pub fn verify(meta: &PackageMeta, bytes: &[u8], keys: &Keyring, arch: &str, now:
     Ok(())
 }
 
-/// Unpack a verified archive into `staging` (a fresh folder on the root's filesystem).
-pub fn unpack(meta: &PackageMeta, bytes: &[u8], staging: &Path) -> Result<Staged, PkgError> {
+/// Most entries an archive may hold (a bomb of empty entries stops here).
+pub const MAX_ENTRIES: usize = 200_000;
+
+/// What one archive entry is, after every rule has been checked.
+pub enum Content {
+    File(Vec<u8>),
+    Dir,
+    Symlink(String),
+}
+
+/// One entry of a verified archive: a safe relative path, ownership and mode from the
+/// package's declarations (root:root otherwise; tar headers are never trusted for owners).
+pub struct Checked {
+    pub path: String,
+    pub rel: RelPath,
+    pub content: Content,
+    pub mode: u32,
+    pub uid: u32,
+    pub gid: u32,
+}
+
+/// Read a verified archive entry by entry, refusing what no Kimigayo package contains:
+/// absolute paths, `..`, non-UTF-8 names or symlink targets, hardlinks, devices, FIFOs,
+/// undeclared setuid/setgid files, undeclared world-writable entries without the sticky
+/// bit, and more content than the metadata's `installed_size` (checked while reading, so a
+/// decompression bomb stops before memory grows).
+pub fn read_entries(meta: &PackageMeta, bytes: &[u8], each: &mut dyn FnMut(Checked) -> Result<(), PkgError>) -> Result<(), PkgError> {
     let pkg = format!("{}-{}", meta.name, meta.version);
     let bad = |path: &str, why: &str| PkgError::Unsafe { package: pkg.clone(), path: path.to_string(), message: why.to_string() };
-    fs::create_dir_all(staging).map_err(|e| PkgError::Io(format!("creating {}: {e}", staging.display())))?;
+    let damaged = |e: String| PkgError::Integrity { package: pkg.clone(), message: e };
     let mut ar = tar::Archive::new(flate2::read::GzDecoder::new(bytes));
-    let mut staged = Staged { entries: Vec::new(), records: Vec::new() };
     let declared: std::collections::BTreeMap<&str, &kimigayo_package::PathDecl> = meta.paths.iter().map(|d| (d.path.trim_end_matches('/'), d)).collect();
-    let entries = ar.entries().map_err(|e| PkgError::Integrity { package: pkg.clone(), message: format!("not a readable archive: {e}") })?;
+    let mut budget = meta.installed_size;
+    let entries = ar.entries().map_err(|e| damaged(format!("not a readable archive: {e}")))?;
     for (n, entry) in entries.enumerate() {
-        let mut entry = entry.map_err(|e| PkgError::Integrity { package: pkg.clone(), message: format!("damaged archive: {e}") })?;
-        let raw = String::from_utf8_lossy(&entry.path_bytes()).into_owned();
+        let mut entry = entry.map_err(|e| damaged(format!("damaged archive: {e}")))?;
+        if n >= MAX_ENTRIES {
+            return Err(bad("", &format!("more than {MAX_ENTRIES} entries")));
+        }
+        let raw_bytes = entry.path_bytes().into_owned();
+        let raw = std::str::from_utf8(&raw_bytes).map_err(|_| bad(&String::from_utf8_lossy(&raw_bytes), "file name is not UTF-8 (refused, not rewritten)"))?.to_string();
         let name = raw.trim_end_matches('/').trim_start_matches("./").to_string();
         if name.is_empty() {
             continue;
@@ -65,9 +95,9 @@ pub fn unpack(meta: &PackageMeta, bytes: &[u8], staging: &Path) -> Result<Staged
         let rel = RelPath::new(&name).map_err(|_| bad(&raw, "path escapes the root (`..` or an invalid component)"))?;
         let h = entry.header().clone();
         let mut mode = h.mode().map_err(|_| bad(&name, "unreadable mode"))? & 0o7777;
-        let mut uid = h.uid().unwrap_or(0) as u32;
-        let mut gid = h.gid().unwrap_or(0) as u32;
-        // Declared ownership and modes win; a declared mode is the only way to get setuid/setgid.
+        let (mut uid, mut gid) = (0, 0);
+        // Declared ownership and modes win; a declared mode is the only way to get
+        // setuid/setgid or an unprotected world-writable entry.
         let decl = declared.get(name.as_str());
         if let Some(d) = decl {
             mode = d.mode_bits().ok_or_else(|| bad(&name, "declared mode is not octal"))?;
@@ -77,36 +107,69 @@ pub fn unpack(meta: &PackageMeta, bytes: &[u8], staging: &Path) -> Result<Staged
         if mode & 0o6000 != 0 && decl.is_none() {
             return Err(bad(&name, "setuid/setgid file not declared by the package: refusing it"));
         }
-        let kind = h.entry_type();
-        match kind {
+        let content = match h.entry_type() {
             tar::EntryType::Regular | tar::EntryType::Continuous => {
-                let staged_path = staging.join(format!("{n:06}"));
-                let mut data = Vec::new();
-                entry.read_to_end(&mut data).map_err(|e| PkgError::Integrity { package: pkg.clone(), message: format!("{name}: {e}") })?;
-                fs::write(&staged_path, &data).map_err(|e| PkgError::Io(format!("staging {name}: {e}")))?;
-                fs::set_permissions(&staged_path, fs::Permissions::from_mode(mode)).map_err(|e| PkgError::Io(e.to_string()))?;
-                staged.records.push(FileRecord { path: name.clone(), kind: Kind::File, mode, uid, gid, sha256: Some(kimigayo_package::sha256_hex(&data)), target: None });
-                staged.entries.push((rel, Entry::File { staged: staged_path, mode, uid, gid }));
+                let size = h.size().map_err(|_| bad(&name, "unreadable size"))?;
+                if size > budget {
+                    return Err(bad(&name, &format!("{size} bytes would exceed the package's declared installed size ({} bytes): refusing a decompression bomb", meta.installed_size)));
+                }
+                let mut data = Vec::with_capacity(size as usize);
+                (&mut entry).take(budget + 1).read_to_end(&mut data).map_err(|e| damaged(format!("{name}: {e}")))?;
+                if data.len() as u64 > budget {
+                    return Err(bad(&name, &format!("content exceeds the package's declared installed size ({} bytes)", meta.installed_size)));
+                }
+                budget -= data.len() as u64;
+                Content::File(data)
             }
-            tar::EntryType::Directory => {
-                staged.records.push(FileRecord { path: name.clone(), kind: Kind::Dir, mode, uid, gid, sha256: None, target: None });
-                staged.entries.push((rel, Entry::Dir { mode, uid, gid }));
-            }
+            tar::EntryType::Directory => Content::Dir,
             tar::EntryType::Symlink => {
-                let target = entry
-                    .link_name()
-                    .ok()
-                    .flatten()
-                    .map(|t| t.to_string_lossy().into_owned())
-                    .ok_or_else(|| bad(&name, "symlink without a target"))?;
-                staged.records.push(FileRecord { path: name.clone(), kind: Kind::Symlink, mode: 0o777, uid, gid, sha256: None, target: Some(target.clone()) });
-                staged.entries.push((rel, Entry::Symlink { target }));
+                let target = entry.link_name_bytes().ok_or_else(|| bad(&name, "symlink without a target"))?.into_owned();
+                let target = String::from_utf8(target).map_err(|e| bad(&name, &format!("symlink target {:?} is not UTF-8 (refused, not rewritten)", String::from_utf8_lossy(e.as_bytes()))))?;
+                if target.is_empty() || target.contains('\0') {
+                    return Err(bad(&name, "empty symlink target"));
+                }
+                mode = 0o777;
+                Content::Symlink(target)
             }
             tar::EntryType::Link => return Err(bad(&name, "hardlink in the archive (Kimigayo packages store copies)")),
             tar::EntryType::Char | tar::EntryType::Block => return Err(bad(&name, "device node in the archive")),
             tar::EntryType::Fifo => return Err(bad(&name, "FIFO in the archive")),
             other => return Err(bad(&name, &format!("unsupported archive entry type {other:?}"))),
+        };
+        if !matches!(content, Content::Symlink(_)) && mode & 0o002 != 0 && mode & 0o1000 == 0 && decl.is_none() {
+            return Err(bad(&name, &format!("world-writable ({mode:04o}) without the sticky bit and not declared by the package: refusing it")));
         }
+        each(Checked { path: name, rel, content, mode, uid, gid })?;
     }
+    Ok(())
+}
+
+/// Unpack a verified archive into `staging` (a fresh folder on the root's filesystem).
+pub fn unpack(meta: &PackageMeta, bytes: &[u8], staging: &Path) -> Result<Staged, PkgError> {
+    fs::create_dir_all(staging).map_err(|e| PkgError::Io(format!("creating {}: {e}", staging.display())))?;
+    let mut staged = Staged { entries: Vec::new(), records: Vec::new() };
+    let mut n = 0usize;
+    read_entries(meta, bytes, &mut |c: Checked| {
+        let Checked { path: name, rel, content, mode, uid, gid } = c;
+        match content {
+            Content::File(data) => {
+                let staged_path = staging.join(format!("{n:06}"));
+                n += 1;
+                fs::write(&staged_path, &data).map_err(|e| PkgError::Io(format!("staging {name}: {e}")))?;
+                fs::set_permissions(&staged_path, fs::Permissions::from_mode(mode)).map_err(|e| PkgError::Io(e.to_string()))?;
+                staged.records.push(FileRecord { path: name.clone(), kind: Kind::File, mode, uid, gid, sha256: Some(kimigayo_package::sha256_hex(&data)), target: None });
+                staged.entries.push((rel, Entry::File { staged: staged_path, mode, uid, gid }));
+            }
+            Content::Dir => {
+                staged.records.push(FileRecord { path: name.clone(), kind: Kind::Dir, mode, uid, gid, sha256: None, target: None });
+                staged.entries.push((rel, Entry::Dir { mode, uid, gid }));
+            }
+            Content::Symlink(target) => {
+                staged.records.push(FileRecord { path: name.clone(), kind: Kind::Symlink, mode: 0o777, uid, gid, sha256: None, target: Some(target.clone()) });
+                staged.entries.push((rel, Entry::Symlink { target }));
+            }
+        }
+        Ok(())
+    })?;
     Ok(staged)
 }

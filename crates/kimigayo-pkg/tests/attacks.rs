@@ -116,3 +116,134 @@ fn planted_symlinks_in_the_state_folder_cannot_redirect_the_cleanup() {
         assert_eq!(fs::read(outside.join("secret")).unwrap(), b"keep me", "{name}: a file outside the root was removed");
     }
 }
+
+/// One raw tar entry: name bytes, type, mode, uid, content, link target bytes.
+struct Raw<'a>(&'a [u8], tar::EntryType, u32, u64, &'a [u8], Option<&'a [u8]>);
+
+fn raw_tar(entries: &[Raw<'_>]) -> Vec<u8> {
+    let mut b = tar::Builder::new(flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default()));
+    for Raw(name, kind, mode, uid, data, link) in entries {
+        let mut h = tar::Header::new_gnu();
+        h.as_old_mut().name[..name.len()].copy_from_slice(name);
+        if let Some(l) = link {
+            h.as_old_mut().linkname[..l.len()].copy_from_slice(l);
+        }
+        h.set_entry_type(*kind);
+        h.set_mode(*mode);
+        h.set_uid(*uid);
+        h.set_gid(*uid);
+        h.set_size(data.len() as u64);
+        h.set_cksum();
+        b.append(&h, *data).unwrap();
+    }
+    b.into_inner().unwrap().finish().unwrap()
+}
+
+/// Publish a package made of raw archive bytes (metadata as kpkg index build expects).
+fn put_raw(repo: &std::path::Path, name: &str, deps: &[&str], bytes: &[u8], installed_size: u64) {
+    let tmp = tempfile::tempdir().unwrap();
+    write_packages(tmp.path(), &[Spec::new(name, "1.0-r1").deps(deps)]);
+    let mut meta: kimigayo_package::PackageMeta = serde_json::from_slice(&fs::read(tmp.path().join(format!("x86_64/{name}-1.0-r1.x86_64.json"))).unwrap()).unwrap();
+    meta.size = bytes.len() as u64;
+    meta.installed_size = installed_size;
+    meta.checksum.sha256 = kimigayo_package::sha256_hex(bytes);
+    fs::create_dir_all(repo.join("x86_64")).unwrap();
+    fs::write(repo.join("x86_64").join(&meta.filename), bytes).unwrap();
+    fs::write(repo.join(format!("x86_64/{name}-1.0-r1.x86_64.json")), meta.to_json()).unwrap();
+}
+
+fn meta_of(name: &str, installed_size: u64) -> kimigayo_package::PackageMeta {
+    let tmp = tempfile::tempdir().unwrap();
+    write_packages(tmp.path(), &[Spec::new(name, "1.0-r1")]);
+    let mut m: kimigayo_package::PackageMeta = serde_json::from_slice(&fs::read(tmp.path().join(format!("x86_64/{name}-1.0-r1.x86_64.json"))).unwrap()).unwrap();
+    m.installed_size = installed_size;
+    m
+}
+
+fn unpack_err(m: &kimigayo_package::PackageMeta, bytes: &[u8]) -> String {
+    let staging = tempfile::tempdir().unwrap();
+    match kimigayo_pkg::stage::unpack(m, bytes, staging.path()) {
+        Ok(_) => "accepted".into(),
+        Err(e) => e.to_string(),
+    }
+}
+
+#[test]
+fn a_symlinked_parent_cannot_overwrite_another_packages_file() {
+    use tar::EntryType::{Regular, Symlink};
+    let dir = tempfile::tempdir().unwrap();
+    let repo = dir.path().join("repo");
+    put_raw(&repo, "base", &[], &raw_tar(&[Raw(b"etc/shadow", Regular, 0o640, 0, b"root:!::0:::::\n", None)]), 15);
+    put_raw(&repo, "evil-a", &[], &raw_tar(&[Raw(b"x", Symlink, 0o777, 0, b"", Some(b"/etc"))]), 0);
+    put_raw(&repo, "evil-b", &["evil-a"], &raw_tar(&[Raw(b"x/shadow", Regular, 0o644, 0, b"root::0:0:::::\n", None)]), 15);
+    sign(&repo, 1, vec![]);
+    let root = new_root(dir.path(), &repo, "x86_64");
+    open(&root).add(&["base".to_string(), "evil-a".to_string()], &NoFaults).unwrap();
+    let before = fs::read(root.join("etc/shadow")).unwrap();
+    let e = open(&root).add(&["evil-b".to_string()], &NoFaults).unwrap_err().to_string();
+    assert!(e.contains("etc/shadow") && e.contains("base") && e.contains("evil-b") && e.contains("x/shadow"), "{e}");
+    assert_eq!(fs::read(root.join("etc/shadow")).unwrap(), before, "another package's file was overwritten");
+}
+
+#[test]
+fn tar_header_owners_are_ignored() {
+    use std::os::unix::fs::MetadataExt;
+    let dir = tempfile::tempdir().unwrap();
+    let repo = dir.path().join("repo");
+    put_raw(&repo, "app", &[], &raw_tar(&[Raw(b"usr/bin/app", tar::EntryType::Regular, 0o755, 4242, b"#!/bin/sh\n", None)]), 10);
+    sign(&repo, 1, vec![]);
+    let root = new_root(dir.path(), &repo, "x86_64");
+    open(&root).add(&["app".to_string()], &NoFaults).unwrap();
+    let md = fs::metadata(root.join("usr/bin/app")).unwrap();
+    assert_eq!((md.uid(), md.gid()), (0, 0), "owner came from the tar header");
+}
+
+#[test]
+fn undeclared_world_writable_entries_are_refused() {
+    use tar::EntryType::{Directory, Regular};
+    let m = meta_of("evil", 100);
+    let e = unpack_err(&m, &raw_tar(&[Raw(b"etc/profile.d/x.sh", Regular, 0o666, 0, b"id\n", None)]));
+    assert!(e.contains("etc/profile.d/x.sh") && e.contains("world-writable"), "{e}");
+    let e = unpack_err(&m, &raw_tar(&[Raw(b"usr/lib/plugins/", Directory, 0o777, 0, b"", None)]));
+    assert!(e.contains("usr/lib/plugins") && e.contains("world-writable"), "{e}");
+    assert_eq!(unpack_err(&m, &raw_tar(&[Raw(b"tmp/", Directory, 0o1777, 0, b"", None)])), "accepted", "a sticky /tmp is fine");
+}
+
+#[test]
+fn a_decompression_bomb_stops_at_the_declared_size() {
+    let m = meta_of("bomb", 1024);
+    let zeros = vec![0u8; 16 << 20];
+    let bytes = raw_tar(&[Raw(b"usr/share/bomb", tar::EntryType::Regular, 0o644, 0, &zeros, None)]);
+    assert!(bytes.len() < 64 << 10, "the archive itself is small ({} bytes)", bytes.len());
+    let e = unpack_err(&m, &bytes);
+    assert!(e.contains("usr/share/bomb") && e.contains("installed size"), "{e}");
+    // Many small files adding up past the declared size are refused too.
+    let small = vec![b'a'; 600];
+    let e = unpack_err(&m, &raw_tar(&[Raw(b"a", tar::EntryType::Regular, 0o644, 0, &small, None), Raw(b"b", tar::EntryType::Regular, 0o644, 0, &small, None)]));
+    assert!(e.contains("`b`") && e.contains("installed size"), "{e}");
+}
+
+#[test]
+fn non_utf8_names_and_symlink_targets_are_refused_not_rewritten() {
+    let m = meta_of("evil", 100);
+    let e = unpack_err(&m, &raw_tar(&[Raw(b"usr/bin/\xff\xfe", tar::EntryType::Regular, 0o644, 0, b"x", None)]));
+    assert!(e.contains("not UTF-8"), "{e}");
+    let e = unpack_err(&m, &raw_tar(&[Raw(b"usr/bin/l", tar::EntryType::Symlink, 0o777, 0, b"", Some(b"/etc/\xff"))]));
+    assert!(e.contains("usr/bin/l") && e.contains("not UTF-8"), "{e}");
+}
+
+#[test]
+fn a_refused_install_leaves_no_staging_files_behind() {
+    let dir = tempfile::tempdir().unwrap();
+    let repo = dir.path().join("repo");
+    put_raw(&repo, "good", &[], &raw_tar(&[Raw(b"usr/share/good", tar::EntryType::Regular, 0o644, 0, b"ok", None)]), 2);
+    put_raw(&repo, "bad", &["good"], &raw_tar(&[Raw(b"usr/share/bad", tar::EntryType::Regular, 0o666, 0, b"ww", None)]), 2);
+    sign(&repo, 1, vec![]);
+    let root = new_root(dir.path(), &repo, "x86_64");
+    let e = open(&root).add(&["bad".to_string()], &NoFaults).unwrap_err().to_string();
+    assert!(e.contains("world-writable"), "{e}");
+    let staging = root.join(kimigayo_pkg::db::STATE_DIR).join("staging");
+    let left: Vec<_> = fs::read_dir(&staging).map(|d| d.filter_map(|e| e.ok()).map(|e| e.path()).collect()).unwrap_or_default();
+    assert!(left.is_empty(), "staging files left behind: {left:?}");
+    assert!(!root.join("usr/share/good").exists(), "nothing was installed");
+}
