@@ -87,8 +87,8 @@ impl Root {
         }
         let mut indexes = Vec::new();
         for r in &self.repos {
-            let text = r.get(INDEX)?;
-            let sig = r.get(INDEX_SIG).map_err(|e| PkgError::Index { origin: r.id(), message: format!("no signature ({e})") })?;
+            let text = r.get(INDEX, crate::source::INDEX_CAP)?;
+            let sig = r.get(INDEX_SIG, crate::source::SIGNATURE_CAP).map_err(|e| PkgError::Index { origin: r.id(), message: format!("no signature ({e})") })?;
             let min = db.index_serials.get(&r.id()).copied().unwrap_or(0);
             let idx = load_index(&r.id(), &text, &sig, &self.keys, self.now, min)?;
             db.index_serials.insert(r.id(), idx.serial);
@@ -214,8 +214,9 @@ impl Root {
             let (src, meta) = self.find_meta(&l, name, version).ok_or_else(|| {
                 PkgError::Unsatisfiable(format!("{name}-{version} was chosen but is not in any index for {}", self.arch))
             })?;
-            let bytes = src.get(&format!("{}/{}", meta.architecture, meta.filename))?;
-            stage::verify(meta, &bytes, &self.keys, &self.arch, self.now)?;
+            // The signed size caps the download: a mirror cannot feed more than that.
+            let check = |b: &[u8]| stage::verify(meta, b, &self.keys, &self.arch, self.now);
+            let bytes = src.get_checked(&format!("{}/{}", meta.architecture, meta.filename), meta.size, &check)?;
             let s = stage::unpack(meta, &bytes, &staging_root.join(name))?;
             new_db.packages.insert(
                 name.clone(),
