@@ -51,6 +51,13 @@ pub struct Database {
     /// Highest repository index serial accepted per repository (replay protection).
     #[serde(default)]
     pub index_serials: BTreeMap<String, u64>,
+    /// SHA-256 of the index accepted at that serial (an equal serial must be the same index).
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub index_digests: BTreeMap<String, String>,
+    /// The origin each repository's index named when first accepted (trust on first use
+    /// when the repository line pins none).
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub index_origins: BTreeMap<String, String>,
 }
 
 impl Database {

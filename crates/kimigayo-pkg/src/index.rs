@@ -32,6 +32,10 @@ pub struct Advisory {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct RepoIndex {
     pub format: u32,
+    /// The repository's name: a root pins it (with the keys allowed to sign it), so an index
+    /// signed for another repository by a key trusted there is refused here.
+    #[serde(default)]
+    pub origin: String,
     pub serial: u64,
     /// UNIX seconds; the index is refused after this time.
     pub expires: u64,
@@ -54,6 +58,23 @@ pub fn build_index(
     advisories: Vec<Advisory>,
     now: SystemTime,
 ) -> Result<RepoIndex, PkgError> {
+    let origin = repo_dir.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+    build_named_index(repo_dir, &origin, key, serial, valid_for, advisories, now)
+}
+
+/// [`build_index`] with an explicit origin (repository name).
+pub fn build_named_index(
+    repo_dir: &Path,
+    origin: &str,
+    key: &SecretKey,
+    serial: u64,
+    valid_for: Duration,
+    advisories: Vec<Advisory>,
+    now: SystemTime,
+) -> Result<RepoIndex, PkgError> {
+    if origin.is_empty() || !origin.bytes().all(|c| c.is_ascii_alphanumeric() || matches!(c, b'-' | b'_' | b'.')) {
+        return Err(PkgError::Repo(format!("repository origin `{origin}` must be a name of letters, digits, `-`, `_` and `.`")));
+    }
     let repo = Repository::new(repo_dir);
     let entries = repo.packages().map_err(|e| PkgError::Repo(format!("reading {}: {e}", repo_dir.display())))?;
     if entries.is_empty() {
@@ -78,7 +99,7 @@ pub fn build_index(
         packages.push(meta);
     }
     packages.sort_by(|a, b| (&a.name, &a.architecture, &a.version).cmp(&(&b.name, &b.architecture, &b.version)));
-    let index = RepoIndex { format: 1, serial, expires: secs(now + valid_for), generated: secs(now), packages, advisories };
+    let index = RepoIndex { format: 1, origin: origin.to_string(), serial, expires: secs(now + valid_for), generated: secs(now), packages, advisories };
     let mut text = serde_json::to_vec_pretty(&index).expect("index serialises");
     text.push(b'\n');
     let sig = key.sign(&text).map_err(|e| PkgError::Repo(e.to_string()))?;

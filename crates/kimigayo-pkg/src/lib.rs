@@ -22,7 +22,7 @@ use std::time::SystemTime;
 use kimigayo_sign::Keyring;
 
 pub use db::Database;
-pub use index::{build_index, check_folder_matches, load_index, read_signed_index, Advisory, RepoIndex};
+pub use index::{build_index, build_named_index, check_folder_matches, load_index, read_signed_index, Advisory, RepoIndex};
 pub use ops::{candidate, Change, Report};
 pub use source::RepoSource;
 
@@ -61,6 +61,8 @@ pub struct Root {
     pub path: PathBuf,
     pub arch: String,
     pub repos: Vec<RepoSource>,
+    /// Per repository (by [`RepoSource::id`]): the origin and signing keys it is pinned to.
+    pub pins: std::collections::BTreeMap<String, source::Pin>,
     pub keys: Keyring,
     pub now: SystemTime,
 }
@@ -85,18 +87,28 @@ impl Root {
     /// Open a root. `repos` overrides `etc/kimigayo/repositories`; `arch` overrides detection.
     pub fn open(path: &Path, repos: &[String], arch: Option<&str>) -> Result<Root, PkgError> {
         let keys = Keyring::load_dir(&path.join(KEYS_DIR)).map_err(|e| PkgError::Config(e.to_string()))?;
-        let repos: Vec<RepoSource> = if repos.is_empty() {
+        let lines: Vec<String> = if repos.is_empty() {
             std::fs::read_to_string(path.join(REPOS_FILE))
                 .unwrap_or_default()
                 .lines()
                 .map(str::trim)
                 .filter(|l| !l.is_empty() && !l.starts_with('#'))
-                .map(RepoSource::parse)
+                .map(str::to_string)
                 .collect()
         } else {
-            repos.iter().map(|r| RepoSource::parse(r)).collect()
+            repos.to_vec()
         };
-        Ok(Root { path: path.to_path_buf(), arch: arch.map(str::to_string).unwrap_or_else(|| root_arch(path)), repos, keys, now: SystemTime::now() })
+        let mut pins = std::collections::BTreeMap::new();
+        let mut sources = Vec::new();
+        for l in &lines {
+            let s = RepoSource::parse(l);
+            let pin = source::Pin::parse(l);
+            if pin != source::Pin::default() {
+                pins.insert(s.id(), pin);
+            }
+            sources.push(s);
+        }
+        Ok(Root { path: path.to_path_buf(), arch: arch.map(str::to_string).unwrap_or_else(|| root_arch(path)), repos: sources, pins, keys, now: SystemTime::now() })
     }
 
     pub fn txn_paths(&self) -> kimigayo_txn::Paths {

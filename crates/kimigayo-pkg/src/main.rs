@@ -94,6 +94,10 @@ enum IndexCmd {
         /// JSON file with a list of advisories [{id, package, severity, fixed_in, summary}]
         #[arg(long)]
         advisories: Option<PathBuf>,
+        /// The repository's name, which roots pin (`origin=NAME` on their repository line);
+        /// default: the folder's name
+        #[arg(long)]
+        origin: Option<String>,
     },
 }
 
@@ -208,7 +212,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
             }
             return Ok(if open_adv.is_empty() { ExitCode::SUCCESS } else { ExitCode::from(1) });
         }
-        Cmd::Index(IndexCmd::Build { repo_dir, sign, serial, valid_days, advisories }) => {
+        Cmd::Index(IndexCmd::Build { repo_dir, sign, serial, valid_days, advisories, origin }) => {
             let text = std::fs::read_to_string(&sign).with_context(|| format!("reading {}", sign.display()))?;
             let key = SecretKey::from_armored(&text).map_err(|e| anyhow!("{}: {e}", sign.display()))?;
             let adv: Vec<Advisory> = match advisories {
@@ -217,7 +221,8 @@ fn run(cli: Cli) -> Result<ExitCode> {
             };
             let now = SystemTime::now();
             let serial = serial.unwrap_or_else(|| now.duration_since(SystemTime::UNIX_EPOCH).map_or(1, |d| d.as_secs()));
-            let idx = kimigayo_pkg::build_index(&repo_dir, &key, serial, Duration::from_secs(valid_days * 86_400), adv, now)?;
+            let origin = origin.unwrap_or_else(|| repo_dir.canonicalize().unwrap_or(repo_dir.clone()).file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default());
+            let idx = kimigayo_pkg::build_named_index(&repo_dir, &origin, &key, serial, Duration::from_secs(valid_days * 86_400), adv, now)?;
             println!("signed {} packages; index serial {} expires in {valid_days} days ({})", idx.packages.len(), idx.serial, key.fingerprint());
         }
         Cmd::Key(KeyCmd::Generate { name, secret, public, expires_days }) => {

@@ -89,9 +89,43 @@ impl Root {
         for r in &self.repos {
             let text = r.get(INDEX, crate::source::INDEX_CAP)?;
             let sig = r.get(INDEX_SIG, crate::source::SIGNATURE_CAP).map_err(|e| PkgError::Index { origin: r.id(), message: format!("no signature ({e})") })?;
-            let min = db.index_serials.get(&r.id()).copied().unwrap_or(0);
-            let idx = load_index(&r.id(), &text, &sig, &self.keys, self.now, min)?;
-            db.index_serials.insert(r.id(), idx.serial);
+            let id = r.id();
+            let pin = self.pins.get(&id);
+            // Only the keys pinned for this repository may sign it (all trusted keys otherwise).
+            let keys = match pin.filter(|p| !p.keys.is_empty()) {
+                Some(p) => {
+                    let k = self.keys.restricted(&p.keys);
+                    if k.is_empty() {
+                        return Err(PkgError::Config(format!(
+                            "repository {id} is pinned to keys {}, but none of them is in {}/{}: import them with `kpkg key import`",
+                            p.keys.join(", "),
+                            self.path.display(),
+                            crate::KEYS_DIR
+                        )));
+                    }
+                    k
+                }
+                None => self.keys.clone(),
+            };
+            let min = db.index_serials.get(&id).copied().unwrap_or(0);
+            let idx = load_index(&id, &text, &sig, &keys, self.now, min)?;
+            let digest = kimigayo_package::sha256_hex(&text);
+            if idx.serial == min && db.index_digests.get(&id).is_some_and(|d| *d != digest) {
+                return Err(PkgError::Index {
+                    origin: id,
+                    message: format!("serial {} again, but with different content than the index accepted at that serial: a repository raises the serial with every change; refusing (a split view or a replay)", idx.serial),
+                });
+            }
+            let expected = pin.and_then(|p| p.origin.clone()).or_else(|| db.index_origins.get(&id).cloned());
+            if let Some(want) = expected.filter(|w| *w != idx.origin) {
+                return Err(PkgError::Index {
+                    origin: id,
+                    message: format!("the index is for repository `{}`, but this root expects `{want}` here: an index signed for another repository is refused", idx.origin),
+                });
+            }
+            db.index_serials.insert(id.clone(), idx.serial);
+            db.index_digests.insert(id.clone(), digest);
+            db.index_origins.insert(id, idx.origin.clone());
             indexes.push((r.clone(), idx));
         }
         Ok(Loaded { indexes })

@@ -28,6 +28,28 @@ pub struct HttpSource {
     pub deadline: Duration,
 }
 
+/// What a root pins for one configured repository: the origin its index must name and the
+/// keys (primary fingerprints) allowed to sign it. `origin=NAME keys=FPR,FPR` on its line.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Pin {
+    pub origin: Option<String>,
+    pub keys: Vec<String>,
+}
+
+impl Pin {
+    pub fn parse(line: &str) -> Pin {
+        let mut p = Pin::default();
+        for w in line.split_whitespace().skip(1) {
+            if let Some(o) = w.strip_prefix("origin=") {
+                p.origin = Some(o.to_string());
+            } else if let Some(k) = w.strip_prefix("keys=") {
+                p.keys.extend(k.split(',').filter(|k| !k.is_empty()).map(str::to_string));
+            }
+        }
+        p
+    }
+}
+
 #[derive(Debug, Clone)]
 pub enum RepoSource {
     Local(PathBuf),
@@ -39,7 +61,8 @@ impl RepoSource {
     /// followed by ` redirect-hosts=cdn.example.org,…`.
     pub fn parse(s: &str) -> RepoSource {
         let s = s.trim();
-        if let Some(p) = s.strip_prefix("file://") {
+        let location = s.split_whitespace().next().unwrap_or("");
+        if let Some(p) = location.strip_prefix("file://") {
             return RepoSource::Local(PathBuf::from(p));
         }
         if s.starts_with("http://") || s.starts_with("https://") {
@@ -53,7 +76,7 @@ impl RepoSource {
             }
             return RepoSource::Http(HttpSource { urls, redirect_hosts, deadline: DEFAULT_DEADLINE });
         }
-        RepoSource::Local(PathBuf::from(s))
+        RepoSource::Local(PathBuf::from(location))
     }
 
     /// A stable name for replay-protection bookkeeping.

@@ -247,3 +247,57 @@ fn a_refused_install_leaves_no_staging_files_behind() {
     assert!(left.is_empty(), "staging files left behind: {left:?}");
     assert!(!root.join("usr/share/good").exists(), "nothing was installed");
 }
+
+fn resign(repo: &std::path::Path, origin: &str, key: &kimigayo_sign::SecretKey, serial: u64, advisories: Vec<kimigayo_pkg::Advisory>) {
+    kimigayo_pkg::build_named_index(repo, origin, key, serial, Duration::from_secs(86_400), advisories, SystemTime::now()).unwrap();
+}
+
+#[test]
+fn an_index_signed_for_another_repository_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let repo = dir.path().join("repo");
+    write_packages(&repo, &[Spec::new("base", "1.0-r1"), Spec::new("app", "1.0-r1")]);
+    resign(&repo, "other-distro", key(), 1, vec![]);
+    let root = new_root(dir.path(), &repo, "x86_64");
+    // Pinned on the repository line: the origin must match.
+    let line = format!("{} origin=kimigayo-main", repo.display());
+    let e = kimigayo_pkg::Root::open(&root, &[line], None).unwrap().add(&["base".to_string()], &NoFaults).unwrap_err().to_string();
+    assert!(e.contains("other-distro") && e.contains("kimigayo-main"), "{e}");
+    // Not pinned: the first origin seen is remembered, and a later index for another is refused.
+    resign(&repo, "kimigayo-main", key(), 2, vec![]);
+    open(&root).add(&["base".to_string()], &NoFaults).unwrap();
+    resign(&repo, "other-distro", key(), 3, vec![]);
+    let e = open(&root).add(&["app".to_string()], &NoFaults).unwrap_err().to_string();
+    assert!(e.contains("other-distro") && e.contains("kimigayo-main"), "{e}");
+}
+
+#[test]
+fn a_key_trusted_for_one_repository_cannot_sign_another() {
+    let dir = tempfile::tempdir().unwrap();
+    let repo = dir.path().join("repo");
+    write_packages(&repo, &[Spec::new("base", "1.0-r1")]);
+    sign(&repo, 1, vec![]);
+    let root = new_root(dir.path(), &repo, "x86_64");
+    // A second trusted key, the only one allowed to sign this repository.
+    let other = kimigayo_sign::SecretKey::generate("Other Repo <other@kimigayo.test>", None).unwrap();
+    fs::write(root.join(kimigayo_pkg::KEYS_DIR).join("other.asc"), other.public().to_armored()).unwrap();
+    let line = format!("{} keys={}", repo.display(), other.fingerprint());
+    let e = kimigayo_pkg::Root::open(&root, &[line.clone()], None).unwrap().add(&["base".to_string()], &NoFaults).unwrap_err().to_string();
+    assert!(e.contains("index"), "signed by a trusted key not pinned for this repository: {e}");
+    resign(&repo, "repo", &other, 2, vec![]);
+    kimigayo_pkg::Root::open(&root, &[line], None).unwrap().add(&["base".to_string()], &NoFaults).unwrap_or_else(|e| panic!("{e}"));
+}
+
+#[test]
+fn an_equal_serial_with_different_content_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let repo = dir.path().join("repo");
+    write_packages(&repo, &[Spec::new("base", "1.0-r1"), Spec::new("app", "1.0-r1")]);
+    sign(&repo, 7, vec![]);
+    let root = new_root(dir.path(), &repo, "x86_64");
+    open(&root).add(&["base".to_string()], &NoFaults).unwrap();
+    let adv = kimigayo_pkg::Advisory { id: "KSA-1".into(), package: "base".into(), severity: "high".into(), fixed_in: "2.0".into(), summary: String::new() };
+    sign(&repo, 7, vec![adv]);
+    let e = open(&root).add(&["app".to_string()], &NoFaults).unwrap_err().to_string();
+    assert!(e.contains("serial 7 again") && e.contains("different content"), "{e}");
+}

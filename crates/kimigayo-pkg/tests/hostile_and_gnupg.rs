@@ -97,7 +97,7 @@ fn gnupg_signed_repository_installs() {
         metas.push(m);
     }
     let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs();
-    let index = kimigayo_pkg::RepoIndex { format: 1, serial: 7, expires: now + 3600, generated: now, packages: metas, advisories: vec![] };
+    let index = kimigayo_pkg::RepoIndex { format: 1, origin: "gnupg-repo".into(), serial: 7, expires: now + 3600, generated: now, packages: metas, advisories: vec![] };
     fs::write(repo.join("index.json"), serde_json::to_vec_pretty(&index).unwrap()).unwrap();
     gpg(&["--detach-sign", "--output", repo.join("index.json.sig").to_str().unwrap(), repo.join("index.json").to_str().unwrap()]);
     let root = dir.path().join("root");

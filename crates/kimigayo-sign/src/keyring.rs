@@ -90,6 +90,20 @@ impl Keyring {
         self.keys.is_empty()
     }
 
+    /// The keys of this keyring whose primary fingerprint is one of `fingerprints` (case and
+    /// spaces ignored): the keys allowed to sign for one repository.
+    pub fn restricted(&self, fingerprints: &[String]) -> Keyring {
+        let norm = |s: &str| s.chars().filter(|c| !c.is_whitespace()).collect::<String>().to_ascii_uppercase();
+        let wanted: Vec<String> = fingerprints.iter().map(|f| norm(f)).collect();
+        let mut k = Keyring::new();
+        for (key, src) in self.keys.iter().zip(&self.sources) {
+            if wanted.contains(&norm(&key.fingerprint())) {
+                k.add(key.clone(), src.clone());
+            }
+        }
+        k
+    }
+
     /// Where the key with this primary fingerprint came from (for messages).
     pub fn source_of(&self, fingerprint: &str) -> Option<&str> {
         self.keys
