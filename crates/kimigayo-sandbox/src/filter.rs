@@ -77,6 +77,13 @@ pub const DEFAULT_DENIED: &[&str] = &[
     // file handles bypass path permissions
     "open_by_handle_at",
     "name_to_handle_at",
+    // io_uring: a second syscall interface the filter cannot see into
+    "io_uring_setup",
+    "io_uring_enter",
+    "io_uring_register",
+    // x86 segment descriptors (old exploit primitive), filesystem-wide event monitoring
+    "modify_ldt",
+    "fanotify_init",
 ];
 
 /// Rules of the default filter that depend on arguments (syscall, what is denied, errno).
@@ -85,6 +92,7 @@ pub const DEFAULT_CONDITIONAL: &[(&str, &str)] = &[
     ("clone", "EPERM when any CLONE_NEW* namespace flag is set (fork and threads stay allowed)"),
     ("clone3", "ENOSYS always: its flags live in memory a filter cannot read, and libc then falls back to clone(2)"),
     ("personality", "EPERM for anything but 0 (PER_LINUX) and 0xffffffff (query): no ADDR_NO_RANDOMIZE, no READ_IMPLIES_EXEC"),
+    ("mknod, mknodat", "EPERM for character and block devices (FIFOs, sockets and files stay allowed)"),
 ];
 
 const NS_FLAGS_CLONE: [u64; 7] = [
@@ -228,6 +236,16 @@ pub fn default_filter_for(arch: TargetArch) -> Result<CompiledFilter, SandboxErr
         syscall_nr(arch, "personality").expect("personality exists"),
         Some(personality),
     );
+    // Device nodes: the S_IFCHR bit is set in the file type of character (0o020000) and block
+    // (0o060000) devices and of nothing mknod may create besides (FIFO 0o010000, regular
+    // 0o100000, socket 0o140000 lack it).
+    for (name, mode_arg) in [("mknod", 1u8), ("mknodat", 2u8)] {
+        if let Some(nr) = syscall_nr(arch, name) {
+            let dev = SeccompRule::new(vec![cond(mode_arg, SeccompCmpArgLen::Dword, SeccompCmpOp::MaskedEq(libc::S_IFCHR as u64), libc::S_IFCHR as u64)])
+                .expect("non-empty rule");
+            rules.add(eperm, nr, Some(dev));
+        }
+    }
     if let Some(nr) = syscall_nr(arch, "clone3") {
         rules.add(Action::Errno(libc::ENOSYS as u32), nr, None);
     }

@@ -33,6 +33,10 @@ pub const PROBES: &[(&str, Option<&str>)] = &[
     ("delete_module", Some("CAP_SYS_MODULE")),
     ("acct", Some("CAP_SYS_PACCT")),
     ("bpf", Some("CAP_SYS_ADMIN")),
+    ("io_uring_setup", None),
+    ("modify_ldt", None),
+    ("fanotify_init", Some("CAP_SYS_ADMIN")),
+    ("mknodat", Some("CAP_MKNOD")),
 ];
 
 /// Calls `name` harmlessly; returns 0 on success, else errno. None if `name` is not a probe.
@@ -76,6 +80,15 @@ pub fn try_syscall(name: &str) -> Option<i32> {
             ),
             "acct" => syscall(SYS_acct, nowhere),
             "bpf" => syscall(SYS_bpf, -1i64, 0, 0),
+            // 0 entries: EINVAL where allowed.
+            "io_uring_setup" => syscall(SYS_io_uring_setup, 0, 0),
+            // Read 0 bytes of the LDT: returns 0 where allowed.
+            #[cfg(target_arch = "x86_64")]
+            "modify_ldt" => syscall(SYS_modify_ldt, 0, 0, 0),
+            // Invalid flags: EINVAL where allowed.
+            "fanotify_init" => syscall(SYS_fanotify_init, 0xffff_ffffu64, 0),
+            // A character device in a folder that does not exist: ENOENT where allowed.
+            "mknodat" => syscall(SYS_mknodat, AT_FDCWD, nowhere, S_IFCHR | 0o600, makedev(1, 3)),
             _ => return None,
         }
     };

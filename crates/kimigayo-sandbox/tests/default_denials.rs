@@ -1,0 +1,33 @@
+//! The default filter's newer denials, probed one by one in a real sandbox (as root, with every
+//! capability kept, so the EPERM can only come from the filter) and, as a control, unconfined
+//! (where the same harmless call fails with another errno or succeeds).
+
+mod common;
+
+use common::run_selftest;
+use kimigayo_sandbox::SandboxSpec;
+
+#[test]
+fn io_uring_modify_ldt_fanotify_and_device_mknod_are_denied_by_default() {
+    if !nix_is_root() {
+        eprintln!("skipped: needs root for namespaces");
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let probes = ["io_uring_setup", "modify_ldt", "fanotify_init", "mknodat"];
+    let spec = SandboxSpec::default_for("probe");
+    let (code, report) = run_selftest(&spec, dir.path(), "confined", &probes).unwrap();
+    assert_eq!(code, 0);
+    let r = report.expect("selftest report");
+    let open = SandboxSpec::unconfined();
+    let (_, free) = run_selftest(&open, dir.path(), "free", &probes).unwrap();
+    let free = free.expect("selftest report");
+    for p in probes {
+        assert_eq!(r.tries.get(p).copied(), Some(libc::EPERM), "{p} under the default filter: {:?}", r.tries);
+        assert_ne!(free.tries.get(p).copied(), Some(libc::EPERM), "{p} unconfined (control): {:?}", free.tries);
+    }
+}
+
+fn nix_is_root() -> bool {
+    unsafe { libc::geteuid() == 0 }
+}
