@@ -66,7 +66,7 @@ pub use oci::{compile_profile, compile_profile_str};
 pub use probe::{probe, SandboxReport, NS_ENTRIES};
 pub use seccompiler::TargetArch;
 pub use spawn::spawn_confined;
-pub use spec::{CapDrop, Namespaces, SandboxSpec, SeccompChoice, KEYS};
+pub use spec::{default_cap_drop, CapDrop, Namespaces, SandboxSpec, SeccompChoice, DEFAULT_KEEP_CAPS, KEYS};
 pub use syscalls::{native_arch, syscall_nr};
 
 /// Syscalls the default filter denies with EPERM whatever their arguments (the list in the

@@ -54,14 +54,47 @@ pub const KEY_SECCOMP: &str = "sandbox_seccomp";
 pub const KEY_CAP_DROP: &str = "sandbox_cap_drop";
 pub const KEY_NO_NEW_PRIVS: &str = "sandbox_no_new_privs";
 pub const KEY_HOSTNAME: &str = "sandbox_hostname";
+/// Capabilities added back to the default set (`sandbox_caps="CAP_NET_RAW CAP_SYS_TIME"`).
+pub const KEY_CAPS: &str = "sandbox_caps";
 /// Every key [`SandboxSpec::from_vars`] reads.
-pub const KEYS: [&str; 5] = [
+pub const KEYS: [&str; 6] = [
     KEY_NAMESPACES,
     KEY_SECCOMP,
     KEY_CAP_DROP,
+    KEY_CAPS,
     KEY_NO_NEW_PRIVS,
     KEY_HOSTNAME,
 ];
+
+/// The capabilities a service keeps by default (its bounding set; root daemons keep these
+/// in their effective set): what a typical daemon needs to start as root, bind a low port,
+/// fix ownership of its files, switch to its user and signal its children. Everything else
+/// (SYS_ADMIN, NET_ADMIN, NET_RAW, SYS_PTRACE, SYS_MODULE, SYS_TIME, SYS_CHROOT, MKNOD, …) is
+/// dropped; `sandbox_caps` adds a capability back, `sandbox_cap_drop` replaces the default.
+pub const DEFAULT_KEEP_CAPS: &[&str] = &[
+    "CAP_CHOWN",
+    "CAP_DAC_OVERRIDE",
+    "CAP_FOWNER",
+    "CAP_FSETID",
+    "CAP_KILL",
+    "CAP_SETGID",
+    "CAP_SETUID",
+    "CAP_SETPCAP",
+    "CAP_NET_BIND_SERVICE",
+    "CAP_AUDIT_WRITE",
+];
+
+/// Every capability this library knows, canonical names, sorted.
+fn all_caps() -> Vec<String> {
+    let mut v: Vec<String> = caps::all().into_iter().map(|c| c.to_string()).collect();
+    v.sort();
+    v
+}
+
+/// The default drop list: every capability not in [`DEFAULT_KEEP_CAPS`].
+pub fn default_cap_drop() -> CapDrop {
+    CapDrop::List(all_caps().into_iter().filter(|c| !DEFAULT_KEEP_CAPS.contains(&c.as_str())).collect())
+}
 
 const ACCEPT_NS: &str =
     "a space-separated subset of \"mount pid ipc uts net\" (pid needs mount), or \"none\"";
@@ -144,13 +177,14 @@ impl Namespaces {
 
 impl SandboxSpec {
     /// The sandbox a service gets when its conf.d says nothing: mount, pid, ipc and uts namespaces,
-    /// no_new_privs, the default seccomp filter, no capability dropped, host name = service name.
+    /// no_new_privs, the default seccomp filter, every capability but [`DEFAULT_KEEP_CAPS`]
+    /// dropped, host name = service name.
     pub fn default_for(service: &str) -> Self {
         SandboxSpec {
             namespaces: Namespaces::DEFAULT,
             no_new_privs: true,
             seccomp: SeccompChoice::Default,
-            cap_drop: CapDrop::None,
+            cap_drop: default_cap_drop(),
             hostname: Some(default_hostname(service)),
         }
     }
@@ -210,6 +244,18 @@ impl SandboxSpec {
         if let Some(v) = val(KEY_CAP_DROP) {
             spec.cap_drop = parse_caps(&v).map_err(|r| bad(KEY_CAP_DROP, &v, r, ACCEPT_CAPS))?;
         }
+        if let Some(v) = val(KEY_CAPS) {
+            let add = match parse_caps(&v).map_err(|r| bad(KEY_CAPS, &v, r, ACCEPT_CAPS))? {
+                CapDrop::List(l) => l,
+                CapDrop::All => all_caps(),
+                CapDrop::None => Vec::new(),
+            };
+            spec.cap_drop = match std::mem::replace(&mut spec.cap_drop, CapDrop::None) {
+                CapDrop::None => CapDrop::None,
+                CapDrop::All => CapDrop::List(all_caps().into_iter().filter(|c| !add.contains(c)).collect()),
+                CapDrop::List(l) => CapDrop::List(l.into_iter().filter(|c| !add.contains(c)).collect()),
+            };
+        }
         if let Some(v) = val(KEY_NO_NEW_PRIVS) {
             spec.no_new_privs = parse_bool(&v).ok_or_else(|| {
                 bad(
@@ -258,11 +304,19 @@ impl SandboxSpec {
         } else {
             self.namespaces.names().join(",")
         };
+        let all = all_caps();
+        let cap_word = match &self.cap_drop {
+            // A long drop list reads better as what is kept.
+            CapDrop::List(l) if l.len() * 2 > all.len() => {
+                format!("all-but:{}", all.iter().filter(|c| !l.contains(c)).cloned().collect::<Vec<_>>().join(","))
+            }
+            _ => self.cap_drop_word().replace(' ', ","),
+        };
         let mut s = format!(
             "namespaces={ns} no_new_privs={} seccomp={} cap_drop={}",
             if self.no_new_privs { "yes" } else { "no" },
             self.seccomp_word(),
-            self.cap_drop_word().replace(' ', ","),
+            cap_word,
         );
         if let (Some(h), true) = (&self.hostname, self.namespaces.uts) {
             s.push_str(&format!(" hostname={h}"));
@@ -413,12 +467,30 @@ mod tests {
         assert_eq!(s.namespaces, Namespaces::DEFAULT);
         assert!(s.no_new_privs);
         assert_eq!(s.seccomp, SeccompChoice::Default);
-        assert_eq!(s.cap_drop, CapDrop::None);
+        assert_eq!(s.cap_drop, default_cap_drop());
         assert_eq!(s.hostname.as_deref(), Some("nginx"));
         assert_eq!(
             s.describe(),
-            "namespaces=mount,pid,ipc,uts no_new_privs=yes seccomp=default cap_drop=none hostname=nginx"
+            "namespaces=mount,pid,ipc,uts no_new_privs=yes seccomp=default \
+             cap_drop=all-but:CAP_AUDIT_WRITE,CAP_CHOWN,CAP_DAC_OVERRIDE,CAP_FOWNER,CAP_FSETID,CAP_KILL,CAP_NET_BIND_SERVICE,CAP_SETGID,CAP_SETPCAP,CAP_SETUID hostname=nginx"
         );
+        // The spec survives the trip through the holder's environment.
+        let vars = s.to_vars();
+        let back = SandboxSpec::from_vars("nginx", &|k| vars.iter().find(|(n, _)| *n == k).map(|(_, v)| v.clone())).unwrap();
+        assert_eq!(back, s);
+    }
+
+    #[test]
+    fn sandbox_caps_adds_back_to_the_default_and_cap_drop_replaces_it() {
+        let s = parse(&[("sandbox_caps", "net_raw CAP_SYS_TIME")]).unwrap();
+        let CapDrop::List(l) = &s.cap_drop else { panic!("{:?}", s.cap_drop) };
+        assert!(!l.contains(&"CAP_NET_RAW".to_string()) && !l.contains(&"CAP_SYS_TIME".to_string()));
+        assert!(l.contains(&"CAP_SYS_ADMIN".to_string()) && l.contains(&"CAP_NET_ADMIN".to_string()));
+        assert_eq!(parse(&[("sandbox_cap_drop", "none")]).unwrap().cap_drop, CapDrop::None);
+        let only = parse(&[("sandbox_cap_drop", "ALL"), ("sandbox_caps", "CAP_NET_BIND_SERVICE")]).unwrap();
+        let CapDrop::List(l) = &only.cap_drop else { panic!() };
+        assert!(!l.contains(&"CAP_NET_BIND_SERVICE".to_string()) && l.contains(&"CAP_CHOWN".to_string()));
+        assert!(parse(&[("sandbox_caps", "CAP_BOGUS")]).is_err());
     }
 
     #[test]

@@ -31,3 +31,24 @@ fn io_uring_modify_ldt_fanotify_and_device_mknod_are_denied_by_default() {
 fn nix_is_root() -> bool {
     unsafe { libc::geteuid() == 0 }
 }
+
+#[test]
+fn a_root_service_keeps_only_the_documented_capabilities_by_default() {
+    if !nix_is_root() {
+        eprintln!("skipped: needs root for namespaces");
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let keep: Vec<String> = kimigayo_sandbox::DEFAULT_KEEP_CAPS.iter().map(|s| s.to_string()).collect();
+    let (code, report) = run_selftest(&SandboxSpec::default_for("probe"), dir.path(), "caps", &[]).unwrap();
+    assert_eq!(code, 0);
+    let r = report.expect("selftest report").report;
+    let want = common::cap_mask(&keep);
+    assert_eq!(r.cap_bnd, want, "bounding set {:#x}, documented keep set {want:#x}", r.cap_bnd);
+    assert_eq!(r.cap_eff & !want, 0, "effective capabilities beyond the keep set: {:#x}", r.cap_eff);
+    // sandbox_caps adds one back.
+    let spec = SandboxSpec::from_vars("probe", &|k| (k == "sandbox_caps").then(|| "CAP_NET_RAW".to_string())).unwrap();
+    let (_, report) = run_selftest(&spec, dir.path(), "caps2", &[]).unwrap();
+    let raw = common::cap_mask(&["CAP_NET_RAW".to_string()]);
+    assert_eq!(report.unwrap().report.cap_bnd, want | raw);
+}
