@@ -113,6 +113,14 @@ impl Prepared {
                     "the root filesystem needs a /proc directory",
                 ));
             }
+            // Kernel tunables, the magic SysRq trigger and sysfs: read-only for services.
+            for (path, what) in [
+                (c"/proc/sys", "bind /proc/sys read-only"),
+                (c"/proc/sysrq-trigger", "bind /proc/sysrq-trigger read-only"),
+                (c"/sys", "bind /sys read-only"),
+            ] {
+                read_only(path, what)?;
+            }
         }
         if let Some(h) = &self.hostname {
             // SAFETY: h is a valid C string of h.as_bytes().len() bytes.
@@ -442,4 +450,24 @@ mod tests {
         );
         assert!(drop_mask(&CapDrop::All).count_ones() >= 38);
     }
+}
+
+/// Bind `path` onto itself and remount it read-only (keeping nosuid/nodev/noexec, which a
+/// remount may not clear). A missing path is skipped. Async-signal-safe: no allocation.
+fn read_only(path: &std::ffi::CStr, what: &'static str) -> Result<(), SandboxError> {
+    // SAFETY: constant C strings, null data.
+    let rc = unsafe { libc::mount(path.as_ptr(), path.as_ptr(), std::ptr::null(), libc::MS_BIND | libc::MS_REC, std::ptr::null()) };
+    if rc != 0 {
+        if crate::error::errno() == libc::ENOENT {
+            return Ok(());
+        }
+        return Err(SandboxError::last_os(what, "needs CAP_SYS_ADMIN in the new mount namespace"));
+    }
+    let flags = libc::MS_BIND | libc::MS_REMOUNT | libc::MS_RDONLY | libc::MS_NOSUID | libc::MS_NODEV | libc::MS_NOEXEC;
+    // SAFETY: as above.
+    let rc = unsafe { libc::mount(std::ptr::null(), path.as_ptr(), std::ptr::null(), flags, std::ptr::null()) };
+    if rc != 0 {
+        return Err(SandboxError::last_os(what, "the remount read-only was refused"));
+    }
+    Ok(())
 }

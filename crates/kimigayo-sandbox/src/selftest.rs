@@ -80,6 +80,10 @@ pub fn try_syscall(name: &str) -> Option<i32> {
             ),
             "acct" => syscall(SYS_acct, nowhere),
             "bpf" => syscall(SYS_bpf, -1i64, 0, 0),
+            // Opening for writing changes nothing until something is written (never here).
+            "write_proc_sys" => open_wronly(c"/proc/sys/vm/drop_caches"),
+            "write_sysrq" => open_wronly(c"/proc/sysrq-trigger"),
+            "write_sys" => open_wronly(c"/sys/kernel/profiling"),
             // 0 entries: EINVAL where allowed.
             "io_uring_setup" => syscall(SYS_io_uring_setup, 0, 0),
             // Read 0 bytes of the LDT: returns 0 where allowed.
@@ -93,4 +97,14 @@ pub fn try_syscall(name: &str) -> Option<i32> {
         }
     };
     Some(if rc < 0 { crate::error::errno() } else { 0 })
+}
+
+/// open(2) for writing, closed at once; the result as a syscall result.
+fn open_wronly(path: &std::ffi::CStr) -> libc::c_long {
+    // SAFETY: a valid C string; the descriptor is closed right away.
+    let fd = unsafe { libc::open(path.as_ptr(), libc::O_WRONLY | libc::O_CLOEXEC) };
+    if fd >= 0 {
+        unsafe { libc::close(fd) };
+    }
+    fd as libc::c_long
 }

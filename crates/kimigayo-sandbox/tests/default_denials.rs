@@ -52,3 +52,29 @@ fn a_root_service_keeps_only_the_documented_capabilities_by_default() {
     let raw = common::cap_mask(&["CAP_NET_RAW".to_string()]);
     assert_eq!(report.unwrap().report.cap_bnd, want | raw);
 }
+
+#[test]
+fn kernel_tunables_sysrq_and_sysfs_are_read_only_for_services() {
+    if !nix_is_root() {
+        eprintln!("skipped: needs root for namespaces");
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let probes = ["write_proc_sys", "write_sysrq", "write_sys"];
+    let (code, report) = run_selftest(&SandboxSpec::default_for("probe"), dir.path(), "ro", &probes).unwrap();
+    assert_eq!(code, 0);
+    let confined = report.unwrap().tries;
+    let (_, free) = run_selftest(&SandboxSpec::unconfined(), dir.path(), "rw", &probes).unwrap();
+    let free = free.unwrap().tries;
+    let mut checked = 0;
+    for p in probes {
+        // A path this kernel does not have (no /proc/sysrq-trigger here, say) proves nothing.
+        if free.get(p) == Some(&libc::ENOENT) {
+            continue;
+        }
+        assert_eq!(free.get(p), Some(&0), "{p} unconfined (control): {free:?}");
+        assert_eq!(confined.get(p), Some(&libc::EROFS), "{p} in the default sandbox: {confined:?}");
+        checked += 1;
+    }
+    assert!(checked >= 2, "too few of {probes:?} exist here to judge: {free:?}");
+}
