@@ -52,13 +52,19 @@ enum Command {
         build with a clear error until the cross build lands. CROSS_COMPILE must match ARCH.")]
     Configure(commands::ConfigureArgs),
     /// Build recipes into packages in the repository
-    #[command(long_about = "Build the named recipes (all when none are named) and their build dependencies.\n\n\
-        Each component shows its progress and elapsed time; its full log is in <cache>/logs/<name>.log.\n\
-        A component whose inputs are unchanged is reused from the cache. At --security-hardening=full\n\
-        a binary missing a protection fails the build and nothing is published.")]
+    #[command(long_about = "Build the named recipes (all when none are named and no --image is given) and their\n\
+        build dependencies. --image SPEC adds what an image spec's packages need (their recipes and\n\
+        runtime dependencies): `make` builds images/base.yaml this way, without the kernel.\n\n\
+        Each component shows its progress and elapsed time, and a long step (cargo, the kernel)\n\
+        prints a \"still running\" line every 15 s; the full log is in <cache>/logs/. All Rust\n\
+        components share one cargo build, whose C dependencies compile with the project's musl\n\
+        toolchain. A component whose inputs are unchanged is reused from the cache. At\n\
+        --security-hardening=full a binary missing a protection fails the build and nothing is\n\
+        published. Afterwards the repository index is signed with the local build key (only what\n\
+        this build produced, or what that key signed before).")]
     Build(commands::BuildArgs),
     /// Rebuild from scratch in a fresh folder and compare every package bit for bit
-    #[command(long_about = "Rebuild every recipe from scratch in a new folder (no build cache, no toolchain reuse;\n\
+    #[command(long_about = "Rebuild every recipe the repository holds packages of, from scratch in a new folder (no build cache, no toolchain reuse;\n\
         sources come from the hash-verified source cache) and compare each package with the\n\
         recorded repository. On a mismatch the first differing file inside the package and the\n\
         byte offset are named and the exit status is 1.")]
