@@ -10,6 +10,8 @@
 #   make vm                     the VM (kernel + initramfs) into out/, booted once under QEMU
 #   make test                   the whole test suite
 #   make bench                  build-time and size benchmark table
+#   make fuzz                   every parser fuzz target for FUZZ_SECONDS (default 60) each
+#                               (cargo-fuzz on the nightly toolchain; not part of make test)
 #   make clean                  remove out/ (make distclean also drops the build cache)
 
 -include config.mk
@@ -23,7 +25,7 @@ APPLETS ?=
 KIMIGAYO := $(or $(CARGO_TARGET_DIR),target)/release/kimigayo
 export ARCH SECURITY_HARDENING CROSS_COMPILE APPLETS
 
-.PHONY: all setup cli reproducible-build build image vm verify-build-hash audit test bench clean distclean
+.PHONY: all setup cli reproducible-build build image vm verify-build-hash audit test bench fuzz clean distclean
 
 all: image
 
@@ -64,6 +66,18 @@ test: cli
 
 bench: cli
 	$(KIMIGAYO) bench
+
+FUZZ_SECONDS ?= 60
+FUZZ_TARGETS := recipe_toml image_spec_yaml confd_vars package_archive index_json openpgp_input
+fuzz:
+	@command -v cargo-fuzz >/dev/null || cargo install cargo-fuzz --locked
+	cd fuzz && cargo +nightly fuzz build -O
+	mkdir -p out
+	cd fuzz && for t in $(FUZZ_TARGETS); do \
+		cargo +nightly fuzz run -O $$t -- -max_total_time=$(FUZZ_SECONDS) -rss_limit_mb=2048 > ../out/fuzz-$$t.log 2>&1; rc=$$?; \
+		grep -E "^Done|SUMMARY" ../out/fuzz-$$t.log | sed "s/^/$$t: /"; \
+		[ $$rc -eq 0 ] || { echo "fuzz: $$t found a crash: see out/fuzz-$$t.log and fuzz/artifacts/$$t"; exit 1; }; \
+	done
 
 clean:
 	rm -rf out

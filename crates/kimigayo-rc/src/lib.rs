@@ -27,5 +27,5 @@ pub use meta::{Catalog, LoadFailure, ServiceMeta};
 pub use order::{start_plan, start_plan_lenient, stop_plan, DepKind, Edge, Plan};
 pub use rcconf::{yesno, RcConf};
 pub use root::{is_ignored_name, validate_service_name, RcRoot};
-pub use shellvars::{parse_shell_vars, read_shell_vars};
+pub use shellvars::{parse_shell_vars, read_shell_vars, MAX_VALUE};
 pub use sysconf::{apply_system_conf, disabled_set};

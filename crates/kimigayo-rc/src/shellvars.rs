@@ -10,6 +10,11 @@ use std::path::Path;
 
 use crate::RcError;
 
+/// Longest value kept. `a=$a$a` doubles a value per line: without a cap a 1 KB conf.d file
+/// could ask PID 1 for exabytes (found by the `confd_vars` fuzz target). Longer values are
+/// skipped like anything else only a shell can evaluate.
+pub const MAX_VALUE: usize = 64 << 10;
+
 /// Reads a conf file; a missing file is an empty map.
 pub fn read_shell_vars(file: &Path) -> Result<BTreeMap<String, String>, RcError> {
     match std::fs::read(file) {
@@ -157,6 +162,9 @@ impl Parser {
                         '`' => return None,
                         c => out.push(c),
                     }
+                    if out.len() > MAX_VALUE {
+                        return None;
+                    }
                 },
                 '\\' => match self.peek() {
                     Some('\n') => self.i += 1,
@@ -169,6 +177,9 @@ impl Parser {
                 '$' => out.push_str(&self.expand()?),
                 '`' => return None,
                 c => out.push(c),
+            }
+            if out.len() > MAX_VALUE {
+                return None;
             }
         }
         Some(out)
@@ -284,5 +295,21 @@ esc=a\ b
         for s in ["\"", "'", "a=\"", "a='", "${", "a=${", "a=${x:", "a=${x:-", "a=$", "export", "export ", "=x", "a=\\", "\\\n"] {
             let _ = parse_shell_vars(s);
         }
+    }
+}
+
+#[cfg(test)]
+mod expansion_bomb {
+    /// The fuzz target's out-of-memory input, reduced: a value doubled on every line.
+    #[test]
+    fn a_doubling_value_is_capped_not_expanded_without_bound() {
+        let mut text = String::from("a=xxxxxxxx\n");
+        for _ in 0..64 {
+            text.push_str("a=$a$a\n");
+        }
+        text.push_str("b=ok\n");
+        let v = super::parse_shell_vars(&text);
+        assert!(v.get("a").is_some_and(|a| a.len() <= super::MAX_VALUE));
+        assert_eq!(v.get("b").map(String::as_str), Some("ok"), "lines after the bomb still parse");
     }
 }
