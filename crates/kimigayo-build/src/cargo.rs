@@ -109,6 +109,11 @@ impl CargoSet {
     }
 }
 
+/// The log of a cargo set's build (recipe logs point at it).
+pub fn log_path(logs: &Path, arch: &str, key: &str) -> PathBuf {
+    logs.join(format!("cargo-{arch}-{}.log", &key[..12]))
+}
+
 /// How a set build went wrong: the log and what failed.
 #[derive(Debug)]
 pub struct Failed {
@@ -138,7 +143,7 @@ pub fn build_set(
     if reuse && done.join(".complete").is_file() {
         return Ok(Ok(done.join("bin")));
     }
-    let log = logs.join(format!("cargo-{arch}-{}.log", &key[..12]));
+    let log = log_path(logs, arch, &key);
     fs::create_dir_all(logs)?;
     fs::write(&log, format!("kimigayo cargo build of {} for {arch}, key {key}\npackages: {}\n", set.members.join(", "), set.packages.join(" ")))?;
 
@@ -262,8 +267,7 @@ pub fn set_of(all: &[kimigayo_recipe::Recipe], recipe: &kimigayo_recipe::Recipe,
     let mut bins = BTreeSet::new();
     let mut include = BTreeSet::new();
     for r in all.iter().filter(|r| r.build.toolchain == kimigayo_recipe::Toolchain::Cargo && r.supports_arch(arch)) {
-        if let Some((w, inc)) = ws(r).filter(|(w, _)| *w == workspace) {
-            debug_assert_eq!(w, workspace);
+        if let Some((_, inc)) = ws(r).filter(|(w, _)| *w == workspace) {
             include.extend(inc);
             members.push(r.name().to_string());
             packages.extend(r.build.cargo_packages.iter().cloned());

@@ -462,10 +462,10 @@ impl<'p> Builder<'p> {
                     use std::os::unix::fs::PermissionsExt;
                     fs::set_permissions(bin.join(b), fs::Permissions::from_mode(0o755)).map_err(io_ctx("chmod"))?;
                 }
-                let _ = fs::write(
-                    &log,
-                    format!("binaries from the cargo build {set_key} (log: {})\n", self.dirs().2.join(format!("cargo-{}-{}.log", self.cfg.arch, &set_key[..12])).display()),
-                );
+                if let Ok(mut f) = fs::OpenOptions::new().append(true).open(&log) {
+                    use std::io::Write;
+                    let _ = writeln!(f, "binaries from the cargo build {set_key} (log: {})", cargo::log_path(&self.dirs().2, &self.cfg.arch, set_key).display());
+                }
                 // Optional steps after the install (moving binaries, applet links), in the
                 // same sandbox as any other recipe, without a compiler.
                 if !recipe.build.steps.is_empty() {

@@ -23,6 +23,15 @@ fn compose(repo_dir: &Path) -> Result<usize, String> {
     kimigayo_image::compose::compose(&s, repo_dir, &repo().keys, repo().epoch, SystemTime::now()).map(|c| c.paths.len()).map_err(|e| e.to_string())
 }
 
+/// Edit busybox's metadata file in place; returns its path.
+fn edit_busybox(repo_dir: &Path, edit: impl FnOnce(&mut serde_json::Value)) -> std::path::PathBuf {
+    let f = busybox_json(repo_dir);
+    let mut meta: serde_json::Value = serde_json::from_str(&fs::read_to_string(&f).unwrap()).unwrap();
+    edit(&mut meta);
+    fs::write(&f, serde_json::to_string_pretty(&meta).unwrap()).unwrap();
+    f
+}
+
 fn busybox_json(repo_dir: &Path) -> std::path::PathBuf {
     fs::read_dir(repo_dir.join("x86_64")).unwrap().map(|e| e.unwrap().path()).find(|p| {
         let n = p.file_name().unwrap().to_string_lossy().into_owned();
@@ -35,10 +44,7 @@ fn edited_metadata_declaring_a_setuid_busybox_is_refused() {
     let d = tempfile::tempdir().unwrap();
     let r = copy_repo(d.path());
     assert!(compose(&r).is_ok(), "the untouched copy composes");
-    let f = busybox_json(&r);
-    let mut meta: serde_json::Value = serde_json::from_str(&fs::read_to_string(&f).unwrap()).unwrap();
-    meta["paths"] = serde_json::json!([{"path": "bin/busybox", "mode": "4755", "uid": 0, "gid": 0}]);
-    fs::write(&f, serde_json::to_string_pretty(&meta).unwrap()).unwrap();
+    let f = edit_busybox(&r, |meta| meta["paths"] = serde_json::json!([{"path": "bin/busybox", "mode": "4755", "uid": 0, "gid": 0}]));
     let e = compose(&r).unwrap_err();
     assert!(e.contains(&f.display().to_string()) && e.contains("differs from what the signed index"), "{e}");
 }
@@ -47,10 +53,7 @@ fn edited_metadata_declaring_a_setuid_busybox_is_refused() {
 fn edited_metadata_adding_a_uid0_account_is_refused() {
     let d = tempfile::tempdir().unwrap();
     let r = copy_repo(d.path());
-    let f = busybox_json(&r);
-    let mut meta: serde_json::Value = serde_json::from_str(&fs::read_to_string(&f).unwrap()).unwrap();
-    meta["users"] = serde_json::json!([{"name": "toor", "uid": 1, "gid": 0, "home": "/", "shell": "/bin/sh", "gecos": ""}]);
-    fs::write(&f, serde_json::to_string_pretty(&meta).unwrap()).unwrap();
+    edit_busybox(&r, |meta| meta["users"] = serde_json::json!([{"name": "toor", "uid": 1, "gid": 0, "home": "/", "shell": "/bin/sh", "gecos": ""}]));
     let e = compose(&r).unwrap_err();
     assert!(e.contains("differs from what the signed index"), "{e}");
 }
@@ -85,10 +88,7 @@ fn an_unsigned_or_foreign_signed_repository_is_refused() {
 fn hostile_filename_in_unsigned_metadata_never_names_a_path() {
     let d = tempfile::tempdir().unwrap();
     let r = copy_repo(d.path());
-    let f = busybox_json(&r);
-    let mut meta: serde_json::Value = serde_json::from_str(&fs::read_to_string(&f).unwrap()).unwrap();
-    meta["filename"] = serde_json::json!("../../../../etc/shadow");
-    fs::write(&f, serde_json::to_string_pretty(&meta).unwrap()).unwrap();
+    edit_busybox(&r, |meta| meta["filename"] = serde_json::json!("../../../../etc/shadow"));
     let e = compose(&r).unwrap_err();
     assert!(e.contains("filename") && e.contains("must be"), "{e}");
 }
