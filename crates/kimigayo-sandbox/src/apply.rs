@@ -97,8 +97,11 @@ impl Prepared {
                     "needs CAP_SYS_ADMIN in the new mount namespace",
                 ));
             }
+            // A fresh /proc shows the new PID namespace. Inside a user namespace without one
+            // the kernel refuses a proc mount (the PID namespace is not ours): keep the old.
+            let fresh_proc = self.ns_flags & libc::CLONE_NEWPID != 0 || !self.spec.namespaces.user;
             // SAFETY: as above.
-            let rc = unsafe {
+            let rc = if !fresh_proc { 0 } else { unsafe {
                 libc::mount(
                     c"proc".as_ptr(),
                     c"/proc".as_ptr(),
@@ -106,7 +109,7 @@ impl Prepared {
                     libc::MS_NOSUID | libc::MS_NODEV | libc::MS_NOEXEC,
                     std::ptr::null(),
                 )
-            };
+            } };
             if rc != 0 {
                 return Err(SandboxError::last_os(
                     "mount proc on /proc",
@@ -125,6 +128,11 @@ impl Prepared {
         if let Some(h) = &self.hostname {
             // SAFETY: h is a valid C string of h.as_bytes().len() bytes.
             if unsafe { libc::sethostname(h.as_ptr(), h.as_bytes().len()) } != 0 {
+                // Inside a user namespace some runtimes' seccomp profiles (podman's) still
+                // refuse sethostname: the UTS namespace stays private, with the old name.
+                if self.spec.namespaces.user && errno() == libc::EPERM {
+                    return Ok(());
+                }
                 return Err(SandboxError::last_os(
                     "sethostname",
                     "sandbox_hostname must be at most 64 characters",
@@ -241,22 +249,25 @@ impl Prepared {
     /// /proc may be another one); the mount namespace is entered last. The PID namespace applies
     /// to children only: fork next.
     pub fn join(&self, holder_pid: i32) -> Result<(), SandboxError> {
+        // The user namespace first: once in it, we hold the capabilities the others need.
         let entries = [
+            ("user", c"user", libc::CLONE_NEWUSER),
             ("ipc", c"ipc", libc::CLONE_NEWIPC),
             ("uts", c"uts", libc::CLONE_NEWUTS),
             ("net", c"net", libc::CLONE_NEWNET),
             ("pid", c"pid", libc::CLONE_NEWPID),
             ("mnt", c"mnt", libc::CLONE_NEWNS),
         ];
-        let mut fds = [-1; 5];
-        let close_all = |fds: &[i32; 5]| {
+        let mut fds = [-1; 6];
+        let flags = self.ns_flags | if self.spec.namespaces.user { libc::CLONE_NEWUSER } else { 0 };
+        let close_all = |fds: &[i32; 6]| {
             for fd in fds.iter().filter(|fd| **fd >= 0) {
                 // SAFETY: we opened it.
                 unsafe { libc::close(*fd) };
             }
         };
         for (i, (name, file, flag)) in entries.iter().enumerate() {
-            if self.ns_flags & flag == 0 {
+            if flags & flag == 0 {
                 continue;
             }
             let mut buf = [0u8; 64];
@@ -274,6 +285,26 @@ impl Prepared {
             }
             fds[i] = fd;
         }
+        // The holder's root directory: setns(CLONE_NEWNS) moves us to the root of the mount
+        // namespace, which is not the holder's when init runs in a chroot.
+        let mut root_fd = -1;
+        if self.ns_flags & libc::CLONE_NEWNS != 0 {
+            let mut buf = [0u8; 64];
+            let path = proc_path(&mut buf, holder_pid, b"", b"root");
+            // SAFETY: path is NUL-terminated in buf.
+            root_fd = unsafe { libc::open(path, libc::O_PATH | libc::O_DIRECTORY | libc::O_CLOEXEC) };
+            if root_fd < 0 {
+                let e = errno();
+                close_all(&fds);
+                return Err(SandboxError::HolderGone { pid: holder_pid, ns: "root", errno: e });
+            }
+        }
+        let close_root = |fd: i32| {
+            if fd >= 0 {
+                // SAFETY: we opened it.
+                unsafe { libc::close(fd) };
+            }
+        };
         for (i, (_, _, flag)) in entries.iter().enumerate() {
             if fds[i] < 0 {
                 continue;
@@ -282,6 +313,7 @@ impl Prepared {
             if unsafe { libc::setns(fds[i], *flag) } != 0 {
                 let e = errno();
                 close_all(&fds);
+                close_root(root_fd);
                 return Err(SandboxError::Syscall {
                     step: "setns",
                     errno: e,
@@ -291,12 +323,39 @@ impl Prepared {
             }
         }
         close_all(&fds);
+        if root_fd >= 0 {
+            let r = enter_root(root_fd);
+            close_root(root_fd);
+            r?;
+        }
         Ok(())
     }
 }
 
+/// Makes the directory `fd` (a holder's root, opened before setns) our root and working
+/// directory, unless it already is `/`. Async-signal-safe.
+fn enter_root(fd: i32) -> Result<(), SandboxError> {
+    // SAFETY: stat buffers of the right type; fd is open.
+    let (mut a, mut b) = unsafe { (std::mem::zeroed::<libc::stat>(), std::mem::zeroed::<libc::stat>()) };
+    let same = unsafe { libc::fstat(fd, &mut a) == 0 && libc::stat(c"/".as_ptr(), &mut b) == 0 } && a.st_dev == b.st_dev && a.st_ino == b.st_ino;
+    if !same {
+        // SAFETY: plain syscalls on an open directory descriptor and constant strings.
+        if unsafe { libc::fchdir(fd) } != 0 || unsafe { libc::chroot(c".".as_ptr()) } != 0 {
+            return Err(SandboxError::last_os("chroot to the service's root", "the service runs under a chroot: needs CAP_SYS_CHROOT"));
+        }
+    }
+    // SAFETY: constant string.
+    unsafe { libc::chdir(c"/".as_ptr()) };
+    Ok(())
+}
+
 /// Writes "/proc/<pid>/ns/<name>\0" into buf without allocating.
 fn ns_path(buf: &mut [u8; 64], pid: i32, name: &[u8]) -> *const libc::c_char {
+    proc_path(buf, pid, b"ns/", name)
+}
+
+/// Writes "/proc/<pid>/<dir><name>\0" into buf without allocating.
+fn proc_path(buf: &mut [u8; 64], pid: i32, dir: &[u8], name: &[u8]) -> *const libc::c_char {
     let mut n = 0;
     let mut push = |b: &[u8]| {
         for c in b {
@@ -324,7 +383,8 @@ fn ns_path(buf: &mut [u8; 64], pid: i32, name: &[u8]) -> *const libc::c_char {
     for i in (0..d).rev() {
         push(&[digits[i]]);
     }
-    push(b"/ns/");
+    push(b"/");
+    push(dir);
     push(name);
     buf[n] = 0;
     buf.as_ptr() as *const libc::c_char

@@ -58,6 +58,7 @@ pub mod selftest;
 mod spawn;
 mod spec;
 mod syscalls;
+mod userns;
 
 pub use apply::{confine, join_namespaces, setup_inside, unshare_namespaces, Prepared};
 pub use error::SandboxError;
@@ -68,6 +69,7 @@ pub use seccompiler::TargetArch;
 pub use spawn::spawn_confined;
 pub use spec::{default_cap_drop, CapDrop, Namespaces, SandboxSpec, SeccompChoice, DEFAULT_KEEP_CAPS, KEYS};
 pub use syscalls::{native_arch, syscall_nr};
+pub use userns::{enter_user_namespace, probe_user_namespace, unprivileged_port_start, UsernsSupport};
 
 /// Syscalls the default filter denies with EPERM whatever their arguments (the list in the
 /// crate documentation).

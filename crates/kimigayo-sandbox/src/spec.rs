@@ -26,6 +26,9 @@ pub struct Namespaces {
     pub ipc: bool,
     pub uts: bool,
     pub net: bool,
+    /// The others are created inside a user namespace of their own (identity-mapped), which
+    /// needs no CAP_SYS_ADMIN: how services are isolated in an unprivileged container.
+    pub user: bool,
 }
 
 /// Which seccomp filter is loaded.
@@ -97,7 +100,7 @@ pub fn default_cap_drop() -> CapDrop {
 }
 
 const ACCEPT_NS: &str =
-    "a space-separated subset of \"mount pid ipc uts net\" (pid needs mount), or \"none\"";
+    "a space-separated subset of \"mount pid ipc uts net user\" (pid needs mount; user: inside a user namespace), or \"none\"";
 const ACCEPT_SECCOMP: &str =
     "\"default\", \"unconfined\", or an absolute path to an OCI/Docker seccomp JSON profile";
 const ACCEPT_CAPS: &str = "\"ALL\", \"none\", or capability names such as \"CAP_SYS_ADMIN CAP_NET_RAW\" (see capabilities(7))";
@@ -113,6 +116,7 @@ impl Namespaces {
         ipc: true,
         uts: true,
         net: false,
+        user: false,
     };
     pub const NONE: Namespaces = Namespaces {
         mount: false,
@@ -120,9 +124,11 @@ impl Namespaces {
         ipc: false,
         uts: false,
         net: false,
+        user: false,
     };
 
-    /// `CLONE_NEW*` flags for unshare(2).
+    /// `CLONE_NEW*` flags for unshare(2), without `CLONE_NEWUSER` (a user namespace needs its id
+    /// maps written from outside: see [`crate::enter_user_namespace`]).
     pub fn clone_flags(&self) -> libc::c_int {
         let mut f = 0;
         if self.mount {
@@ -146,6 +152,7 @@ impl Namespaces {
     /// Names as written in `sandbox_namespaces`, in a fixed order.
     pub fn names(&self) -> Vec<&'static str> {
         let all = [
+            ("user", self.user),
             ("mount", self.mount),
             ("pid", self.pid),
             ("ipc", self.ipc),
@@ -158,6 +165,7 @@ impl Namespaces {
     /// (setting name, /proc/PID/ns entry) pairs for the namespaces requested.
     pub fn proc_entries(&self) -> Vec<(&'static str, &'static str)> {
         let all = [
+            ("user", "user", self.user),
             ("ipc", "ipc", self.ipc),
             ("uts", "uts", self.uts),
             ("net", "net", self.net),
@@ -171,7 +179,7 @@ impl Namespaces {
     }
 
     pub fn is_empty(&self) -> bool {
-        self.clone_flags() == 0
+        self.clone_flags() == 0 && !self.user
     }
 }
 
@@ -386,6 +394,7 @@ fn parse_namespaces(v: &str) -> Result<Namespaces, String> {
             "ipc" => ns.ipc = true,
             "uts" => ns.uts = true,
             "net" | "network" => ns.net = true,
+            "user" => ns.user = true,
             "none" => return Err("\"none\" cannot be combined with other namespaces".into()),
             other => return Err(format!("unknown namespace \"{other}\"")),
         }
@@ -510,7 +519,8 @@ mod tests {
                 pid: true,
                 ipc: false,
                 uts: false,
-                net: true
+                net: true,
+                user: false
             }
         );
         assert_eq!(

@@ -61,6 +61,7 @@ fn case() -> impl Strategy<Value = Case> {
                 ipc: i,
                 uts: u,
                 net: n,
+                user: false,
             }
         });
     let caps = prop_oneof![

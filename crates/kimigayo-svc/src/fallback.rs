@@ -44,19 +44,52 @@ impl Unavailable {
     }
 }
 
+/// `sandbox_userns`: whether a service whose namespaces cannot be created directly (no
+/// CAP_SYS_ADMIN) gets them inside a user namespace of its own.
+pub const USERNS_KEY: &str = "sandbox_userns";
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum UsernsPolicy {
+    /// Where the kernel and runtime allow it, unless the service keeps CAP_NET_BIND_SERVICE
+    /// while ports below 1024 are privileged here (it could not bind them any more).
+    Auto,
+    /// Whenever the kernel and runtime allow it.
+    Yes,
+    /// Never.
+    No,
+}
+
+impl UsernsPolicy {
+    pub fn from_value(service: &str, value: Option<&str>) -> Result<Self, String> {
+        match value.map(str::trim).unwrap_or("") {
+            "" | "auto" => Ok(UsernsPolicy::Auto),
+            "yes" | "true" | "on" | "1" => Ok(UsernsPolicy::Yes),
+            "no" | "false" | "off" | "0" => Ok(UsernsPolicy::No),
+            other => Err(format!(
+                "service {service}: {USERNS_KEY}=\"{other}\" is not valid; accepted values: \"auto\" (a user namespace \
+                 where the runtime allows it and the service can still bind its ports), \"yes\" (whenever allowed; ports \
+                 below net.ipv4.ip_unprivileged_port_start then cannot be bound) or \"no\"; fix it in /etc/conf.d/{service} \
+                 or /etc/rc.conf"
+            )),
+        }
+    }
+}
+
 /// The namespaces could not be created; the service runs (or refuses to run) without them.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Degraded {
     pub errno: i32,
     /// What the service asked for.
     pub requested: Namespaces,
+    /// Why a user namespace did not stand in (None: not tried, `sandbox_userns=no`).
+    pub userns: Option<String>,
 }
 
 /// `Some` when `err` is unshare's EPERM — the one failure that degrades.
 pub fn degradable(err: &SandboxError, requested: Namespaces) -> Option<Degraded> {
     match err {
         SandboxError::Syscall { step: "unshare", errno, .. } if *errno == libc::EPERM => {
-            Some(Degraded { errno: *errno, requested })
+            Some(Degraded { errno: *errno, requested, userns: None })
         }
         _ => None,
     }
@@ -96,11 +129,15 @@ impl Degraded {
 
     /// Why, in a few words (the services log and `status --json`).
     pub fn reason(&self) -> String {
-        format!(
+        let mut r = format!(
             "cannot create namespaces ({}): unshare: {} — no CAP_SYS_ADMIN (an unprivileged container?)",
             self.wanted(),
             self.errno_name()
-        )
+        );
+        if let Some(u) = &self.userns {
+            r.push_str(&format!("; user namespace not used: {u}"));
+        }
+        r
     }
 
     /// The fix, naming the service.
@@ -164,13 +201,16 @@ mod tests {
     #[test]
     fn texts_name_service_reason_and_fix() {
         let spec = SandboxSpec::default_for("web");
-        let d = Degraded { errno: libc::EPERM, requested: spec.namespaces };
+        let d = Degraded { errno: libc::EPERM, requested: spec.namespaces, userns: Some("refused (unshare(CLONE_NEWUSER): EPERM)".into()) };
         let line = d.describe(&spec);
         assert!(line.starts_with("namespaces=none (unavailable: EPERM) no_new_privs=yes seccomp=default"), "{line}");
         assert!(!line.contains("hostname="), "{line}");
         let w = d.warning("web", &spec);
         assert!(w.starts_with("web: sandbox degraded") && w.contains("EPERM") && w.contains("--cap-add=SYS_ADMIN") && w.contains("sandbox_unavailable=fail"), "{w}");
-        assert!(w.contains("mount pid ipc uts"), "{w}");
+        assert!(w.contains("mount pid ipc uts") && w.contains("user namespace not used: refused"), "{w}");
+        assert_eq!(UsernsPolicy::from_value("web", None), Ok(UsernsPolicy::Auto));
+        assert_eq!(UsernsPolicy::from_value("web", Some("no")), Ok(UsernsPolicy::No));
+        assert!(UsernsPolicy::from_value("web", Some("maybe")).unwrap_err().contains("sandbox_userns"));
         let r = d.refusal("web");
         assert!(r.contains("web") && r.contains("EPERM") && r.contains("--cap-add=SYS_ADMIN"), "{r}");
     }

@@ -24,7 +24,7 @@ use std::time::{Duration, Instant};
 use crate::conf::ScriptConf;
 use crate::env::SvcEnv;
 use crate::failure::{self, ExitKind, FailureEntry};
-use crate::fallback::{self, Degraded, Unavailable};
+use crate::fallback::{self, Degraded, Unavailable, UsernsPolicy};
 use crate::pump::{self, OutputLog, Pump};
 use crate::retry::RetryPolicy;
 use crate::runtime::ShellInvocation;
@@ -212,13 +212,97 @@ fn unavailable_policy(h: &HolderArgs, conf: &ScriptConf) -> Result<Unavailable, 
     Unavailable::from_value(&h.service, conf.get(fallback::KEY).as_deref())
 }
 
-/// The spec in force for a running service: without namespaces when its start degraded.
+/// State-dir file naming the namespaces a running service really got (`user mount ipc uts`).
+const NAMESPACES_FILE: &str = "namespaces";
+
+/// The spec in force for a running service: the namespaces its start created (without any
+/// when it degraded, inside a user namespace when it used one).
 fn running_spec(sd: &StateDir, spec: &SandboxSpec) -> SandboxSpec {
+    if let Some(ns) = sd.read(NAMESPACES_FILE) {
+        let mut s = spec.clone();
+        s.namespaces = sb::Namespaces::NONE;
+        for w in ns.split_whitespace() {
+            match w {
+                "user" => s.namespaces.user = true,
+                "mount" => s.namespaces.mount = true,
+                "pid" => s.namespaces.pid = true,
+                "ipc" => s.namespaces.ipc = true,
+                "uts" => s.namespaces.uts = true,
+                "net" => s.namespaces.net = true,
+                _ => {}
+            }
+        }
+        return s;
+    }
     if sd.read(fallback::STATE_FILE).is_some() {
         SandboxSpec { namespaces: sb::Namespaces::NONE, ..spec.clone() }
     } else {
         spec.clone()
     }
+}
+
+/// How a service's namespaces were made.
+enum Isolation {
+    /// As asked (`notes` empty), or inside a user namespace (notes: what differs).
+    Done { spec: SandboxSpec, notes: Vec<String> },
+    /// Not at all: unshare was refused and no user namespace stood in.
+    Degraded(Degraded),
+}
+
+/// Creates the service's namespaces for the calling (single-threaded) process: directly when
+/// privileged; else, per `sandbox_userns`, inside a user namespace of its own; else degraded.
+/// Err: a real failure (message for the caller).
+fn isolate(h: &HolderArgs, conf: &ScriptConf, spec: &SandboxSpec) -> Result<Isolation, String> {
+    let err = match sb::unshare_namespaces(spec) {
+        Ok(()) => return Ok(Isolation::Done { spec: spec.clone(), notes: Vec::new() }),
+        Err(e) => e,
+    };
+    let Some(mut d) = fallback::degradable(&err, spec.namespaces) else {
+        return Err(format!("sandbox: {err}"));
+    };
+    let policy = UsernsPolicy::from_value(&h.service, conf.get(fallback::USERNS_KEY).as_deref())?;
+    if policy == UsernsPolicy::No {
+        return Ok(Isolation::Degraded(d));
+    }
+    let support = sb::probe_user_namespace();
+    if let Some((step, no)) = &support.failure {
+        d.userns = Some(format!("refused here ({step}: {})", fallback::errno_name(*no)));
+        return Ok(Isolation::Degraded(d));
+    }
+    let keeps_bind = match &spec.cap_drop {
+        sb::CapDrop::None => true,
+        sb::CapDrop::All => false,
+        sb::CapDrop::List(l) => !l.iter().any(|c| c == "CAP_NET_BIND_SERVICE"),
+    };
+    let port_start = sb::unprivileged_port_start().unwrap_or(0);
+    if policy == UsernsPolicy::Auto && keeps_bind && port_start > 0 && !spec.namespaces.net {
+        d.userns = Some(format!(
+            "the service keeps CAP_NET_BIND_SERVICE and ports below {port_start} are privileged here \
+             (net.ipv4.ip_unprivileged_port_start={port_start}), which a user namespace could not bind; \
+             run the container with --sysctl net.ipv4.ip_unprivileged_port_start=0, or set {}=yes if \
+             {} binds no port below {port_start}",
+            fallback::USERNS_KEY,
+            h.service
+        ));
+        return Ok(Isolation::Degraded(d));
+    }
+    let mut eff = spec.clone();
+    eff.namespaces.user = true;
+    let mut notes = vec!["inside a user namespace of its own (no CAP_SYS_ADMIN here)".to_string()];
+    if eff.namespaces.pid && !support.proc_mount {
+        eff.namespaces.pid = false;
+        notes.push("no PID namespace: the runtime masks parts of /proc, so the kernel refuses a fresh /proc".into());
+    }
+    if eff.namespaces.uts && !support.sethostname {
+        eff.hostname = None;
+        notes.push("host name unchanged: the runtime's seccomp profile refuses sethostname".into());
+    }
+    if keeps_bind && port_start > 0 && !spec.namespaces.net {
+        notes.push(format!("ports below {port_start} cannot be bound ({}=yes)", fallback::USERNS_KEY));
+    }
+    sb::enter_user_namespace().map_err(|e| format!("sandbox: {e}"))?;
+    sb::unshare_namespaces(&eff).map_err(|e| format!("sandbox: inside the user namespace: {e}"))?;
+    Ok(Isolation::Done { spec: eff, notes })
 }
 
 /// Child side of every action: stdio, signals, cwd "/", confinement, exec the runtime shell.
@@ -272,18 +356,26 @@ fn start_mode(h: &HolderArgs, env: &SvcEnv, sd: &StateDir, conf: &ScriptConf, sp
     };
     let _ = sd.write("sandbox", &spec.describe());
     sd.remove(fallback::STATE_FILE);
+    sd.remove(NAMESPACES_FILE);
     unsafe { libc::setsid() };
-    let mut effective = spec.clone();
-    if let Err(e) = sb::unshare_namespaces(spec) {
-        let Some(d) = fallback::degradable(&e, spec.namespaces) else {
-            return fail(format!("sandbox: {e}"));
-        };
-        if on_unavailable == Unavailable::Fail {
-            return fail(d.refusal(&h.service));
+    let effective = match isolate(h, conf, spec) {
+        Err(msg) => return fail(msg),
+        Ok(Isolation::Done { spec: eff, notes }) => {
+            if !notes.is_empty() {
+                let _ = sd.write("sandbox", &format!("{} ({})", eff.describe(), notes.join("; ")));
+                failure::log_event(&env.log_file, &h.service, "sandbox-userns", &format!("namespaces={} notes={:?}", eff.namespaces.names().join(","), notes.join("; ")));
+            }
+            eff
         }
-        degrade(h, env, sd, spec, &d);
-        effective = d.effective(spec);
-    }
+        Ok(Isolation::Degraded(d)) => {
+            if on_unavailable == Unavailable::Fail {
+                return fail(d.refusal(&h.service));
+            }
+            degrade(h, env, sd, spec, &d);
+            d.effective(spec)
+        }
+    };
+    let _ = sd.write(NAMESPACES_FILE, &effective.namespaces.names().join(" "));
     let spec = &effective;
     let (sync_r, sync_w) = match pump::pipe_cloexec() {
         Ok(p) => p,
@@ -718,30 +810,28 @@ fn is_zombie(pid: &str) -> bool {
 // once mode
 
 fn once_mode(h: &HolderArgs, env: &SvcEnv, conf: &ScriptConf, spec: &SandboxSpec, confined: &Prepared) -> i32 {
-    let mut effective = spec.clone();
-    if let Err(e) = sb::unshare_namespaces(spec) {
-        let policy = match unavailable_policy(h, conf) {
-            Ok(p) => p,
-            Err(msg) => {
-                eprintln!(" * ERROR: {msg}");
-                return 1;
-            }
-        };
-        match fallback::degradable(&e, spec.namespaces) {
-            Some(d) if policy == Unavailable::Degrade => {
-                eprintln!(" * WARNING: {}", d.warning(&h.service, spec));
-                effective = d.effective(spec);
-            }
-            Some(d) => {
-                eprintln!(" * ERROR: {}: {}", h.service, d.refusal(&h.service));
-                return 1;
-            }
-            None => {
-                eprintln!(" * ERROR: {}: sandbox: {e}", h.service);
-                return 1;
-            }
+    let policy = match unavailable_policy(h, conf) {
+        Ok(p) => p,
+        Err(msg) => {
+            eprintln!(" * ERROR: {msg}");
+            return 1;
         }
-    }
+    };
+    let effective = match isolate(h, conf, spec) {
+        Ok(Isolation::Done { spec: eff, .. }) => eff,
+        Ok(Isolation::Degraded(d)) if policy == Unavailable::Degrade => {
+            eprintln!(" * WARNING: {}", d.warning(&h.service, spec));
+            d.effective(spec)
+        }
+        Ok(Isolation::Degraded(d)) => {
+            eprintln!(" * ERROR: {}: {}", h.service, d.refusal(&h.service));
+            return 1;
+        }
+        Err(msg) => {
+            eprintln!(" * ERROR: {}: {msg}", h.service);
+            return 1;
+        }
+    };
     let spec = &effective;
     // Without a PID namespace, this process is the subreaper whose tree is the service.
     if !spec.namespaces.pid {
