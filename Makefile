@@ -68,12 +68,13 @@ bench: cli
 	$(KIMIGAYO) bench
 
 FUZZ_SECONDS ?= 60
-FUZZ_TARGETS := recipe_toml image_spec_yaml confd_vars package_archive index_json openpgp_input
+FUZZ_TARGETS := recipe_toml image_spec_yaml confd_vars package_archive index_json openpgp_input init_script_meta journal_json oci_archive
 fuzz:
 	@command -v cargo-fuzz >/dev/null || cargo install cargo-fuzz --locked
 	cd fuzz && cargo +nightly fuzz build -O
 	mkdir -p out
 	cd fuzz && for t in $(FUZZ_TARGETS); do \
+		if [ -d seeds/$$t ]; then mkdir -p corpus/$$t && cp seeds/$$t/* corpus/$$t/; fi; \
 		cargo +nightly fuzz run -O $$t -- -max_total_time=$(FUZZ_SECONDS) -rss_limit_mb=2048 > ../out/fuzz-$$t.log 2>&1; rc=$$?; \
 		grep -E "^Done|SUMMARY" ../out/fuzz-$$t.log | sed "s/^/$$t: /"; \
 		[ $$rc -eq 0 ] || { echo "fuzz: $$t found a crash: see out/fuzz-$$t.log and fuzz/artifacts/$$t"; exit 1; }; \

@@ -47,13 +47,29 @@ pub struct Verified {
     pub key_source: String,
 }
 
+/// The most `index.json` or the manifest blob may hold (the limit registries apply to
+/// manifests): a tar member's size is the header's word, and a GNU sparse member can claim
+/// gigabytes of holes in a few bytes of archive.
+const MAX_MANIFEST_BYTES: u64 = 4 << 20;
+
+/// At most [`MAX_MANIFEST_BYTES`] from `r`, or an error naming `what` if there is more.
+fn read_capped(r: impl Read, what: &dyn std::fmt::Display) -> Result<Vec<u8>, ImageError> {
+    let mut v = Vec::new();
+    r.take(MAX_MANIFEST_BYTES + 1).read_to_end(&mut v).map_err(|e| ImageError::Io(format!("reading {what}: {e}")))?;
+    if v.len() as u64 > MAX_MANIFEST_BYTES {
+        return Err(ImageError::Io(format!("{what} is larger than {MAX_MANIFEST_BYTES} bytes: not an image this tool wrote")));
+    }
+    Ok(v)
+}
+
 /// The manifest digest of an OCI layout folder or oci-archive, after checking that the
 /// manifest blob really hashes to the digest `index.json` names.
 pub fn manifest_digest(image_path: &Path) -> Result<String, ImageError> {
     let read_member = |want: &str| -> Result<Option<Vec<u8>>, ImageError> {
         if image_path.is_dir() {
-            return match std::fs::read(image_path.join(want)) {
-                Ok(b) => Ok(Some(b)),
+            let p = image_path.join(want);
+            return match std::fs::File::open(&p) {
+                Ok(f) => read_capped(f, &p.display()).map(Some),
                 Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
                 Err(e) => Err(ImageError::Io(format!("reading {}/{want}: {e}", image_path.display()))),
             };
@@ -62,12 +78,14 @@ pub fn manifest_digest(image_path: &Path) -> Result<String, ImageError> {
         let mut ar = tar::Archive::new(f);
         let bad = |e: std::io::Error| ImageError::Io(format!("{}: not a readable tar archive: {e}", image_path.display()));
         for entry in ar.entries().map_err(bad)? {
-            let mut entry = entry.map_err(bad)?;
+            let entry = entry.map_err(bad)?;
             let path = entry.path().map_err(bad)?.to_string_lossy().trim_start_matches("./").to_string();
             if path == want {
-                let mut v = Vec::new();
-                entry.read_to_end(&mut v).map_err(bad)?;
-                return Ok(Some(v));
+                let what = format!("{}: {want}", image_path.display());
+                if entry.size() > MAX_MANIFEST_BYTES {
+                    return Err(ImageError::Io(format!("{what} claims {} bytes, more than {MAX_MANIFEST_BYTES}: not an image this tool wrote", entry.size())));
+                }
+                return read_capped(entry, &what).map(Some);
             }
         }
         Ok(None)

@@ -9,6 +9,10 @@
 //!     services in reverse order, promptly.
 //! (b) `--cap-add SYS_ADMIN`: the services get their own namespaces, the denied syscall's EPERM
 //!     comes from the filter alone, and a zombie storm in the main command leaves no zombies.
+//! (c) Unprivileged again, with ports below 1024 unprivileged in the container
+//!     (`--sysctl net.ipv4.ip_unprivileged_port_start=0`, Docker's default): the services get a
+//!     user namespace of their own with mount, IPC and UTS namespaces inside it — isolated
+//!     without CAP_SYS_ADMIN — and every action (start, status, reload, stop at shutdown) works.
 
 mod common;
 
@@ -164,6 +168,7 @@ web=$(cat /run/web.pid)
 echo "web_ps=$(grep -E '^(Seccomp|NoNewPrivs):' /proc/$web/status | tr -s '\t\n' ' |')"
 holder=$(rc-service web status --json | tr -d ' \n' | sed -n 's/.*"holder_pid":\([0-9]*\).*/\1/p')
 echo "ns_init=$(readlink /proc/1/ns/pid) ns_holder=$(readlink /proc/$holder/ns/pid)"
+echo "userns_web=$(readlink /proc/$web/ns/user) $(readlink /proc/$web/ns/mnt) $(readlink /proc/$web/ns/ipc) init $(readlink /proc/1/ns/user) $(readlink /proc/1/ns/mnt) $(readlink /proc/1/ns/ipc)"
 "#;
 
 /// Builds the packages the init image needs (reused from the build cache; not the whole
@@ -334,4 +339,24 @@ fn init_image_runs_distribution_style_services_unprivileged_and_privileged() {
     assert!(sw.contains("mount=255") || sw.contains("mount=1"), "{sw}");
     assert!(sw.to_lowercase().contains("not permitted") || sw.contains("permission denied"), "{sw}");
     assert_eq!(field(&out, "zombies").trim(), "0", "{all}");
+
+    // (c) no CAP_SYS_ADMIN, low ports unprivileged: isolated in a user namespace.
+    let (code, out, err) = run(&["run", "--rm", "--sysctl", "net.ipv4.ip_unprivileged_port_start=0", img, "sh", "-c", ". /probe.sh; exit 0"]);
+    let all = format!("{out}\n--- stderr\n{err}");
+    assert_eq!(code, 0, "{all}");
+    assert!(!all.contains("sandbox degraded"), "{all}");
+    let status = field(&out, "status_web");
+    assert!(status.contains("namespaces=user,mount,ipc,uts") && status.contains("inside a user namespace"), "{status}");
+    let ns: Vec<&str> = field(&out, "userns_web").split(" init ").collect();
+    let (web_ns, init_ns): (Vec<&str>, Vec<&str>) = (ns[0].split(' ').collect(), ns[1].split(' ').collect());
+    for i in 0..3 {
+        assert!(web_ns[i].contains(":[") && init_ns[i].contains(":["), "{all}");
+        assert_ne!(web_ns[i], init_ns[i], "web shares init's {} namespace\n{all}", init_ns[i]);
+    }
+    assert_eq!(field(&out, "reload"), "0", "{all}");
+    assert_eq!(field(&out, "logger_hup"), "reopened", "{all}");
+    let sw = field(&out, "swapper");
+    assert!(sw.to_lowercase().contains("not permitted") || sw.contains("permission denied"), "{sw}");
+    assert!(all.contains("Stopping logger") && !all.contains("failed (exit status"), "a stop failed inside the user namespace\n{all}");
+    assert!(all.contains(" 0 process(es) killed"), "services were killed, not stopped\n{all}");
 }

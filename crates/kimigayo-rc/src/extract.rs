@@ -269,8 +269,11 @@ impl Records {
             let mut marker = b"\n".to_vec();
             marker.extend_from_slice(&self.nonce);
             marker.push(b' ');
-            let value_end = if rest.len() > vstart + len && rest[vstart + len] == b'\n' {
-                Some(vstart + len)
+            // The length is the script's word (it can print records itself): checked, so a
+            // huge one cannot wrap around to before the value.
+            let exact = vstart.checked_add(len).filter(|&e| e < rest.len() && rest[e] == b'\n');
+            let value_end = if exact.is_some() {
+                exact
             } else if let Some(p) = find(&rest[vstart..], &marker) {
                 // Length disagrees (a shell counting characters, not bytes): up to the next record.
                 Some(vstart + p)

@@ -7,7 +7,7 @@ use std::ffi::CString;
 use std::str::FromStr;
 
 use crate::error::errno;
-use crate::filter::{default_filter, load_filter, CompiledFilter};
+use crate::filter::{load_filter, CompiledFilter};
 use crate::oci::compile_profile;
 use crate::spec::{CapDrop, SandboxSpec, SeccompChoice};
 use crate::SandboxError;
@@ -27,7 +27,8 @@ impl Prepared {
     /// Compiles the filter (reading the profile file if one is named) and resolves capabilities.
     pub fn new(spec: &SandboxSpec) -> Result<Self, SandboxError> {
         let filter = match &spec.seccomp {
-            SeccompChoice::Default => Some(default_filter()?),
+            SeccompChoice::Default => Some(crate::filter::filter_for(crate::native_arch(), false, &spec.allow)?),
+            SeccompChoice::Strict => Some(crate::filter::filter_for(crate::native_arch(), true, &spec.allow)?),
             SeccompChoice::Unconfined => None,
             SeccompChoice::Profile(p) => Some(compile_profile(p)?),
         };

@@ -84,6 +84,67 @@ pub const DEFAULT_DENIED: &[&str] = &[
     // x86 segment descriptors (old exploit primitive), filesystem-wide event monitoring
     "modify_ldt",
     "fanotify_init",
+    // changing the root directory: with a root-owned writable directory it is the classic
+    // escape (chroot, then chdir .. out of it); a daemon that chroots for privilege
+    // separation states it with sandbox_allow="chroot" (plus sandbox_caps=CAP_SYS_CHROOT)
+    "chroot",
+];
+
+/// The allow-list of `sandbox_seccomp=strict`: what long-running daemons, their shell
+/// scripts, BusyBox and the service manager's own applets use; everything else returns EPERM
+/// (clone3 ENOSYS). The default filter's denials and argument rules apply on top, and
+/// `sandbox_allow` adds names. Grouped by purpose; names an architecture lacks are skipped.
+pub const STRICT_ALLOWED: &[&str] = &[
+    // processes and threads
+    "fork", "vfork", "clone", "clone3", "execve", "execveat", "exit", "exit_group", "wait4", "waitid",
+    "getpid", "getppid", "gettid", "getpgid", "setpgid", "getpgrp", "getsid", "setsid",
+    "set_tid_address", "set_robust_list", "get_robust_list", "futex", "futex_waitv", "rseq",
+    "restart_syscall", "sched_yield", "sched_getaffinity", "sched_setaffinity", "sched_getparam",
+    "sched_setparam", "sched_getscheduler", "sched_setscheduler", "sched_get_priority_max",
+    "sched_get_priority_min", "sched_rr_get_interval", "sched_getattr", "sched_setattr",
+    "getpriority", "setpriority", "ioprio_get", "ioprio_set", "prctl", "arch_prctl", "personality",
+    "unshare", "getrusage", "times", "prlimit64", "getrlimit", "setrlimit", "umask", "uname",
+    "sysinfo", "getcpu", "pidfd_open", "pidfd_send_signal", "kill", "tkill", "tgkill",
+    // credentials and capabilities
+    "getuid", "geteuid", "getgid", "getegid", "getresuid", "getresgid", "getgroups", "setuid",
+    "setgid", "setreuid", "setregid", "setresuid", "setresgid", "setgroups", "setfsuid",
+    "setfsgid", "capget", "capset",
+    // memory
+    "brk", "mmap", "munmap", "mremap", "mprotect", "madvise", "mlock", "mlock2", "munlock",
+    "mlockall", "munlockall", "msync", "mincore", "membarrier", "memfd_create", "pkey_alloc",
+    "pkey_free", "pkey_mprotect",
+    // signals and timers
+    "rt_sigaction", "rt_sigprocmask", "rt_sigreturn", "rt_sigsuspend", "rt_sigpending",
+    "rt_sigtimedwait", "rt_sigqueueinfo", "rt_tgsigqueueinfo", "sigaltstack", "signalfd",
+    "signalfd4", "pause", "alarm", "getitimer", "setitimer", "timer_create", "timer_settime",
+    "timer_gettime", "timer_getoverrun", "timer_delete", "timerfd_create", "timerfd_settime",
+    "timerfd_gettime", "eventfd", "eventfd2", "nanosleep", "clock_nanosleep", "clock_gettime",
+    "clock_getres", "gettimeofday", "time",
+    // files and descriptors
+    "read", "write", "readv", "writev", "pread64", "pwrite64", "preadv", "pwritev", "preadv2",
+    "pwritev2", "open", "openat", "openat2", "creat", "close", "close_range", "lseek", "stat",
+    "fstat", "lstat", "newfstatat", "statx", "statfs", "fstatfs", "access", "faccessat",
+    "faccessat2", "readlink", "readlinkat", "getdents", "getdents64", "getcwd", "chdir", "fchdir",
+    "mkdir", "mkdirat", "rmdir", "unlink", "unlinkat", "rename", "renameat", "renameat2", "link",
+    "linkat", "symlink", "symlinkat", "chmod", "fchmod", "fchmodat", "fchmodat2", "chown",
+    "fchown", "lchown", "fchownat", "utime", "utimes", "utimensat", "futimesat", "truncate",
+    "ftruncate", "fallocate", "fsync", "fdatasync", "sync", "syncfs", "sync_file_range", "dup",
+    "dup2", "dup3", "fcntl", "flock", "ioctl", "pipe", "pipe2", "sendfile", "splice", "tee",
+    "copy_file_range", "fadvise64", "readahead", "mknod", "mknodat", "getxattr", "lgetxattr",
+    "fgetxattr", "listxattr", "llistxattr", "flistxattr", "setxattr", "lsetxattr", "fsetxattr",
+    "removexattr", "lremovexattr", "fremovexattr", "inotify_init", "inotify_init1",
+    "inotify_add_watch", "inotify_rm_watch", "select", "pselect6", "poll", "ppoll",
+    "epoll_create", "epoll_create1", "epoll_ctl", "epoll_wait", "epoll_pwait", "epoll_pwait2",
+    // sockets
+    "socket", "socketpair", "bind", "listen", "accept", "accept4", "connect", "getsockname",
+    "getpeername", "setsockopt", "getsockopt", "sendto", "recvfrom", "sendmsg", "recvmsg",
+    "sendmmsg", "recvmmsg", "shutdown",
+    // System V and POSIX IPC (databases, caches)
+    "shmget", "shmat", "shmdt", "shmctl", "semget", "semop", "semctl", "semtimedop", "msgget",
+    "msgsnd", "msgrcv", "msgctl", "mq_open", "mq_unlink", "mq_timedsend", "mq_timedreceive",
+    "mq_notify", "mq_getsetattr",
+    // randomness; confining oneself further
+    "getrandom", "seccomp", "landlock_create_ruleset", "landlock_add_rule", "landlock_restrict_self",
 ];
 
 /// Rules of the default filter that depend on arguments (syscall, what is denied, errno).
@@ -195,9 +256,18 @@ pub fn default_filter() -> Result<CompiledFilter, SandboxError> {
 
 /// Compiles the default filter for `arch` (both x86_64 and aarch64 are supported everywhere).
 pub fn default_filter_for(arch: TargetArch) -> Result<CompiledFilter, SandboxError> {
+    filter_for(arch, false, &[])
+}
+
+/// The default filter (`strict` false) or the strict allow-list on top of it, with the
+/// syscalls in `allow` (checked by [`crate::SandboxSpec::from_vars`]) let through.
+pub fn filter_for(arch: TargetArch, strict: bool, allow: &[String]) -> Result<CompiledFilter, SandboxError> {
     let eperm = Action::Errno(libc::EPERM as u32);
     let mut rules = RuleSet::default();
     for name in DEFAULT_DENIED {
+        if allow.iter().any(|a| a == name) {
+            continue;
+        }
         if let Some(nr) = syscall_nr(arch, name) {
             rules.add(eperm, nr, None);
         }
@@ -249,9 +319,22 @@ pub fn default_filter_for(arch: TargetArch) -> Result<CompiledFilter, SandboxErr
     if let Some(nr) = syscall_nr(arch, "clone3") {
         rules.add(Action::Errno(libc::ENOSYS as u32), nr, None);
     }
-    let programs = build_programs(Action::Allow, &rules, arch, "default")?;
+    let source = if strict { "strict" } else { "default" };
+    let mut programs = build_programs(Action::Allow, &rules, arch, source)?;
+    if strict {
+        // One more program: EPERM for everything outside the allow-list. The kernel keeps the
+        // most severe answer of all programs, so the default's denials still hold.
+        let mut allowed = RuleSet::default();
+        for name in STRICT_ALLOWED.iter().copied().chain(allow.iter().map(String::as_str)) {
+            if let Some(nr) = syscall_nr(arch, name) {
+                allowed.add(Action::Allow, nr, None);
+            }
+        }
+        let list = build_programs(eperm, &allowed, arch, source)?;
+        programs.extend(list.into_iter().skip(1)); // its own copy of the arch guard is not needed
+    }
     Ok(CompiledFilter {
-        source: "default".into(),
+        source: source.into(),
         programs,
         warnings: Vec::new(),
     })
@@ -408,6 +491,19 @@ mod tests {
             // guard + EPERM program + ENOSYS program
             assert_eq!(f.programs.len(), 3, "{arch:?}");
             assert!(f.programs.iter().all(|p| p.len() < 4096));
+            let strict = filter_for(arch, true, &["chroot".to_string()]).unwrap();
+            assert_eq!(strict.programs.len(), 4, "{arch:?}");
+            assert!(strict.programs.iter().all(|p| p.len() < 4096));
+        }
+    }
+
+    #[test]
+    fn strict_list_names_real_syscalls_and_nothing_the_default_denies() {
+        let mut seen = std::collections::BTreeSet::new();
+        for n in STRICT_ALLOWED {
+            assert!(seen.insert(n), "{n} listed twice");
+            assert!(syscall_nr(TargetArch::x86_64, n).is_some() || syscall_nr(TargetArch::aarch64, n).is_some(), "{n} is on no architecture");
+            assert!(!DEFAULT_DENIED.contains(n), "{n} is both allowed by strict and denied by default");
         }
     }
 

@@ -31,6 +31,8 @@
 //! - I/O ports: `iopl`, `ioperm`
 //! - `syslog`, `lookup_dcookie`, `vhangup`, `nfsservctl`, `_sysctl`
 //! - file handles: `open_by_handle_at`, `name_to_handle_at`
+//! - `io_uring_setup`, `io_uring_enter`, `io_uring_register`, `modify_ldt`, `fanotify_init`
+//! - `chroot` (a service that chroots on purpose sets `sandbox_allow="chroot"`)
 //!
 //! And by argument ([`default_conditional_rules`]):
 //!
@@ -40,7 +42,11 @@
 //! - `personality` other than `0` and the query `0xffffffff`: `EPERM` (no turning off ASLR)
 //!
 //! Services that need one of these (an NTP daemon setting the clock, `klogd` reading the kernel
-//! log) set `sandbox_seccomp` to a profile or to `unconfined`. On x86_64 the x32 ABI is refused
+//! log) name it in `sandbox_allow`, or set `sandbox_seccomp` to a profile or to `unconfined`.
+//!
+//! `sandbox_seccomp=strict` adds an allow-list on top ([`strict_allowed_syscalls`]): what
+//! daemons, shell scripts, BusyBox and the service manager's applets use; anything else
+//! (e.g. `sethostname`, `mbind`, `vmsplice`, `process_mrelease`, `memfd_secret`) is EPERM. On x86_64 the x32 ABI is refused
 //! and a foreign-architecture syscall (i386 `int 0x80`) kills the process.
 //!
 //! # OCI/Docker profiles
@@ -62,7 +68,7 @@ mod userns;
 
 pub use apply::{confine, join_namespaces, setup_inside, unshare_namespaces, Prepared};
 pub use error::SandboxError;
-pub use filter::{default_filter, default_filter_for, load_filter, Action, CompiledFilter};
+pub use filter::{default_filter, default_filter_for, filter_for, load_filter, Action, CompiledFilter};
 pub use oci::{compile_profile, compile_profile_str};
 pub use probe::{probe, SandboxReport, NS_ENTRIES};
 pub use seccompiler::TargetArch;
@@ -75,6 +81,11 @@ pub use userns::{enter_user_namespace, probe_user_namespace, unprivileged_port_s
 /// crate documentation).
 pub fn default_denied_syscalls() -> &'static [&'static str] {
     filter::DEFAULT_DENIED
+}
+
+/// The allow-list of `sandbox_seccomp=strict` (the crate documentation explains it).
+pub fn strict_allowed_syscalls() -> &'static [&'static str] {
+    filter::STRICT_ALLOWED
 }
 
 /// Argument-dependent rules of the default filter: (syscall, what is denied).

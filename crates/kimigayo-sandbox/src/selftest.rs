@@ -37,7 +37,14 @@ pub const PROBES: &[(&str, Option<&str>)] = &[
     ("modify_ldt", None),
     ("fanotify_init", Some("CAP_SYS_ADMIN")),
     ("mknodat", Some("CAP_MKNOD")),
+    ("chroot", Some("CAP_SYS_CHROOT")),
+    ("open_by_handle_at", Some("CAP_DAC_READ_SEARCH")),
+    ("userfaultfd", Some("CAP_SYS_PTRACE")),
 ];
+
+/// Probes outside the default deny list: how the filter treats other ABIs and the strict
+/// allow-list. `int80` reports `-SIGNAL` when a signal killed the probing child.
+pub const EXTRA_PROBES: &[&str] = &["x32", "int80", "sethostname"];
 
 /// Calls `name` harmlessly; returns 0 on success, else errno. None if `name` is not a probe.
 pub fn try_syscall(name: &str) -> Option<i32> {
@@ -93,10 +100,50 @@ pub fn try_syscall(name: &str) -> Option<i32> {
             "fanotify_init" => syscall(SYS_fanotify_init, 0xffff_ffffu64, 0),
             // A character device in a folder that does not exist: ENOENT where allowed.
             "mknodat" => syscall(SYS_mknodat, AT_FDCWD, nowhere, S_IFCHR | 0o600, makedev(1, 3)),
+            // A folder that does not exist: ENOENT where allowed.
+            "chroot" => syscall(SYS_chroot, nowhere),
+            // No mount descriptor: EBADF where allowed (and CAP_DAC_READ_SEARCH held).
+            "open_by_handle_at" => syscall(SYS_open_by_handle_at, -1i64, 0, 0),
+            // Unknown flags: EINVAL where allowed.
+            "userfaultfd" => syscall(SYS_userfaultfd, 0xffff_ffffu64),
+            // getpid through the x32 ABI: ENOSYS on kernels without x32, EPERM from the filter.
+            #[cfg(target_arch = "x86_64")]
+            "x32" => syscall(SYS_getpid | 0x4000_0000),
+            // A host name longer than 64 bytes: EINVAL where allowed.
+            "sethostname" => syscall(SYS_sethostname, nowhere, 100),
+            #[cfg(target_arch = "x86_64")]
+            "int80" => return Some(int80_in_child()),
             _ => return None,
         }
     };
     Some(if rc < 0 { crate::error::errno() } else { 0 })
+}
+
+/// getpid through the i386 entry point (`int 0x80`) in a child: 0 when it returned, `-SIG` when
+/// a signal killed it (SIGSYS: the filter's foreign-architecture rule).
+#[cfg(target_arch = "x86_64")]
+fn int80_in_child() -> i32 {
+    // SAFETY: the child runs one instruction sequence and exits; the parent waits for it.
+    let pid = unsafe { libc::fork() };
+    if pid == 0 {
+        let _ret: i64;
+        // SAFETY: i386 getpid (20); the 64-bit kernel clobbers r8-r11 on int 0x80.
+        unsafe {
+            std::arch::asm!("int 0x80", inlateout("rax") 20i64 => _ret, out("r8") _, out("r9") _, out("r10") _, out("r11") _, options(nostack));
+            libc::_exit(0);
+        }
+    }
+    if pid < 0 {
+        return crate::error::errno();
+    }
+    let mut status = 0;
+    // SAFETY: our child.
+    unsafe { libc::waitpid(pid, &mut status, 0) };
+    if libc::WIFSIGNALED(status) {
+        -libc::WTERMSIG(status)
+    } else {
+        libc::WEXITSTATUS(status)
+    }
 }
 
 /// open(2) for writing, closed at once; the result as a syscall result.

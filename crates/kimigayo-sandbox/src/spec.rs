@@ -16,6 +16,9 @@ pub struct SandboxSpec {
     pub cap_drop: CapDrop,
     /// Host name inside the UTS namespace (ignored without `uts`).
     pub hostname: Option<String>,
+    /// Syscalls the default (or strict) filter would deny that this service needs, each
+    /// stated on purpose (`sandbox_allow="chroot"`): sorted, unique.
+    pub allow: Vec<String>,
 }
 
 /// Which namespaces the service gets of its own.
@@ -36,6 +39,8 @@ pub struct Namespaces {
 pub enum SeccompChoice {
     /// The built-in deny list, see [`crate::default_denied_syscalls`].
     Default,
+    /// An allow-list ([`crate::strict_allowed_syscalls`]) on top of the default deny list.
+    Strict,
     /// No seccomp filter at all.
     Unconfined,
     /// An OCI/Docker seccomp JSON profile.
@@ -59,8 +64,11 @@ pub const KEY_NO_NEW_PRIVS: &str = "sandbox_no_new_privs";
 pub const KEY_HOSTNAME: &str = "sandbox_hostname";
 /// Capabilities added back to the default set (`sandbox_caps="CAP_NET_RAW CAP_SYS_TIME"`).
 pub const KEY_CAPS: &str = "sandbox_caps";
+/// Syscalls let through the filter on purpose (`sandbox_allow="chroot"`).
+pub const KEY_ALLOW: &str = "sandbox_allow";
 /// Every key [`SandboxSpec::from_vars`] reads.
-pub const KEYS: [&str; 6] = [
+pub const KEYS: [&str; 7] = [
+    KEY_ALLOW,
     KEY_NAMESPACES,
     KEY_SECCOMP,
     KEY_CAP_DROP,
@@ -102,7 +110,8 @@ pub fn default_cap_drop() -> CapDrop {
 const ACCEPT_NS: &str =
     "a space-separated subset of \"mount pid ipc uts net user\" (pid needs mount; user: inside a user namespace), or \"none\"";
 const ACCEPT_SECCOMP: &str =
-    "\"default\", \"unconfined\", or an absolute path to an OCI/Docker seccomp JSON profile";
+    "\"default\", \"strict\" (an allow-list), \"unconfined\", or an absolute path to an OCI/Docker seccomp JSON profile";
+const ACCEPT_ALLOW: &str = "names of syscalls the default filter denies (e.g. \"chroot\"), or under sandbox_seccomp=strict any syscall name; not the argument rules (unshare, clone, clone3, personality, mknod)";
 const ACCEPT_CAPS: &str = "\"ALL\", \"none\", or capability names such as \"CAP_SYS_ADMIN CAP_NET_RAW\" (see capabilities(7))";
 const ACCEPT_BOOL: &str = "yes, no (also true/false, on/off, 1/0)";
 const ACCEPT_HOST: &str =
@@ -194,6 +203,7 @@ impl SandboxSpec {
             seccomp: SeccompChoice::Default,
             cap_drop: default_cap_drop(),
             hostname: Some(default_hostname(service)),
+            allow: Vec::new(),
         }
     }
 
@@ -205,6 +215,7 @@ impl SandboxSpec {
             seccomp: SeccompChoice::Unconfined,
             cap_drop: CapDrop::None,
             hostname: None,
+            allow: Vec::new(),
         }
     }
 
@@ -237,6 +248,7 @@ impl SandboxSpec {
         if let Some(v) = val(KEY_SECCOMP) {
             spec.seccomp = match v.as_str() {
                 "default" => SeccompChoice::Default,
+                "strict" => SeccompChoice::Strict,
                 "unconfined" => SeccompChoice::Unconfined,
                 p if p.starts_with('/') => SeccompChoice::Profile(PathBuf::from(p)),
                 _ => {
@@ -278,6 +290,9 @@ impl SandboxSpec {
             check_hostname(&v).map_err(|r| bad(KEY_HOSTNAME, &v, r, ACCEPT_HOST))?;
             spec.hostname = Some(v);
         }
+        if let Some(v) = val(KEY_ALLOW) {
+            spec.allow = parse_allow(&v, &spec.seccomp).map_err(|r| bad(KEY_ALLOW, &v, r, ACCEPT_ALLOW))?;
+        }
         Ok(spec)
     }
 
@@ -300,6 +315,9 @@ impl SandboxSpec {
         ];
         if let Some(h) = &self.hostname {
             v.push((KEY_HOSTNAME, h.clone()));
+        }
+        if !self.allow.is_empty() {
+            v.push((KEY_ALLOW, self.allow.join(" ")));
         }
         v
     }
@@ -326,6 +344,9 @@ impl SandboxSpec {
             self.seccomp_word(),
             cap_word,
         );
+        if !self.allow.is_empty() && !matches!(self.seccomp, SeccompChoice::Unconfined | SeccompChoice::Profile(_)) {
+            s.push_str(&format!(" allow={}", self.allow.join(",")));
+        }
         if let (Some(h), true) = (&self.hostname, self.namespaces.uts) {
             s.push_str(&format!(" hostname={h}"));
         }
@@ -338,6 +359,7 @@ impl SandboxSpec {
             "no_new_privs": self.no_new_privs,
             "seccomp": match &self.seccomp {
                 SeccompChoice::Default => json!("default"),
+                SeccompChoice::Strict => json!("strict"),
                 SeccompChoice::Unconfined => json!("unconfined"),
                 SeccompChoice::Profile(p) => json!({ "profile": p }),
             },
@@ -347,12 +369,14 @@ impl SandboxSpec {
                 CapDrop::List(l) => json!(l),
             },
             "hostname": if self.namespaces.uts { json!(self.hostname) } else { json!(null) },
+            "allow": self.allow,
         })
     }
 
     fn seccomp_word(&self) -> String {
         match &self.seccomp {
             SeccompChoice::Default => "default".into(),
+            SeccompChoice::Strict => "strict".into(),
             SeccompChoice::Unconfined => "unconfined".into(),
             SeccompChoice::Profile(p) => p.display().to_string(),
         }
@@ -438,6 +462,34 @@ fn parse_bool(v: &str) -> Option<bool> {
         "no" | "false" | "off" | "0" => Some(false),
         _ => None,
     }
+}
+
+/// `sandbox_allow`: each name must be something the chosen filter denies outright.
+fn parse_allow(v: &str, seccomp: &SeccompChoice) -> Result<Vec<String>, String> {
+    let mut out: Vec<String> = Vec::new();
+    for w in words(v) {
+        let known = crate::syscall_nr(seccompiler::TargetArch::x86_64, w).is_some() || crate::syscall_nr(seccompiler::TargetArch::aarch64, w).is_some();
+        if !known {
+            return Err(format!("\"{w}\" is not a syscall name"));
+        }
+        if crate::filter::DEFAULT_CONDITIONAL.iter().any(|(names, _)| names.split(", ").any(|n| n == w)) {
+            return Err(format!("\"{w}\" is restricted by argument, not denied; use an OCI profile (sandbox_seccomp=/path.json) to change that rule"));
+        }
+        let denied = crate::filter::DEFAULT_DENIED.contains(&w)
+            || (*seccomp == SeccompChoice::Strict && !crate::filter::STRICT_ALLOWED.contains(&w));
+        if !denied {
+            return Err(format!("\"{w}\" is not denied by sandbox_seccomp={}; nothing to allow", match seccomp {
+                SeccompChoice::Strict => "strict",
+                SeccompChoice::Default => "default",
+                _ => "(a profile or unconfined: sandbox_allow applies to default and strict only)",
+            }));
+        }
+        if !out.iter().any(|o| o == w) {
+            out.push(w.to_string());
+        }
+    }
+    out.sort();
+    Ok(out)
 }
 
 fn check_hostname(v: &str) -> Result<(), String> {
@@ -586,7 +638,10 @@ mod tests {
             ),
             ("sandbox_namespaces", "pid ipc", "pid without mount"),
             ("sandbox_namespaces", "none pid", "cannot be combined"),
-            ("sandbox_seccomp", "strict", "absolute path"),
+            ("sandbox_seccomp", "strictest", "absolute path"),
+            ("sandbox_allow", "chrooot", "not a syscall name"),
+            ("sandbox_allow", "read", "not denied"),
+            ("sandbox_allow", "unshare", "restricted by argument"),
             ("sandbox_seccomp", "profiles/web.json", "absolute path"),
             (
                 "sandbox_cap_drop",

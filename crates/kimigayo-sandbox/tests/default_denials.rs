@@ -78,3 +78,90 @@ fn kernel_tunables_sysrq_and_sysfs_are_read_only_for_services() {
     }
     assert!(checked >= 2, "too few of {probes:?} exist here to judge: {free:?}");
 }
+
+#[test]
+fn chroot_file_handles_and_userfaultfd_are_denied_unless_allowed_on_purpose() {
+    if !nix_is_root() {
+        eprintln!("skipped: needs root for namespaces");
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let probes = ["chroot", "open_by_handle_at", "userfaultfd"];
+    // Every capability kept: an EPERM can only come from the filter.
+    let keep_all = |extra: &[(&str, &str)]| {
+        let extra: Vec<(String, String)> = extra.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+        SandboxSpec::from_vars("probe", &move |k| {
+            if k == "sandbox_cap_drop" {
+                return Some("none".into());
+            }
+            extra.iter().find(|(key, _)| key == k).map(|(_, v)| v.clone())
+        })
+        .unwrap()
+    };
+    let (_, r) = run_selftest(&keep_all(&[]), dir.path(), "confined", &probes).unwrap();
+    let r = r.expect("selftest report");
+    let (_, free) = run_selftest(&SandboxSpec::unconfined(), dir.path(), "free", &probes).unwrap();
+    let free = free.expect("selftest report");
+    for p in probes {
+        assert_eq!(r.tries.get(p).copied(), Some(libc::EPERM), "{p} under the default filter: {:?}", r.tries);
+        assert_ne!(free.tries.get(p).copied(), Some(libc::EPERM), "{p} unconfined (control): {:?}", free.tries);
+    }
+    // sandbox_allow="chroot" lets exactly that one through.
+    let (_, a) = run_selftest(&keep_all(&[("sandbox_allow", "chroot")]), dir.path(), "allow", &probes).unwrap();
+    let a = a.expect("selftest report");
+    assert_eq!(a.tries.get("chroot").copied(), Some(libc::ENOENT), "{:?}", a.tries);
+    assert_eq!(a.tries.get("userfaultfd").copied(), Some(libc::EPERM), "{:?}", a.tries);
+}
+
+#[cfg(target_arch = "x86_64")]
+#[test]
+fn i386_int80_kills_and_x32_syscalls_are_refused() {
+    if !nix_is_root() {
+        eprintln!("skipped: needs root for namespaces");
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let probes = ["int80", "x32"];
+    let (_, r) = run_selftest(&SandboxSpec::default_for("probe"), dir.path(), "confined", &probes).unwrap();
+    let r = r.expect("selftest report");
+    let (_, free) = run_selftest(&SandboxSpec::unconfined(), dir.path(), "free", &probes).unwrap();
+    let free = free.expect("selftest report");
+    assert_eq!(r.tries.get("int80").copied(), Some(-libc::SIGSYS), "int 0x80 under the filter: {:?}", r.tries);
+    assert_ne!(free.tries.get("int80").copied(), Some(-libc::SIGSYS), "int 0x80 unconfined (control): {:?}", free.tries);
+    assert_eq!(r.tries.get("x32").copied(), Some(libc::EPERM), "x32 getpid under the filter: {:?}", r.tries);
+    assert_ne!(free.tries.get("x32").copied(), Some(libc::EPERM), "x32 getpid unconfined (control): {:?}", free.tries);
+}
+
+#[test]
+fn strict_mode_refuses_what_is_off_its_list_and_keeps_the_default_denials() {
+    if !nix_is_root() {
+        eprintln!("skipped: needs root for namespaces");
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let probes = ["sethostname", "chroot", "swapon"];
+    let spec = |seccomp: &str, allow: Option<&str>| {
+        let (seccomp, allow) = (seccomp.to_string(), allow.map(str::to_string));
+        SandboxSpec::from_vars("probe", &move |k| match k {
+            "sandbox_cap_drop" => Some("none".into()),
+            "sandbox_seccomp" => Some(seccomp.clone()),
+            "sandbox_allow" => allow.clone(),
+            _ => None,
+        })
+        .unwrap()
+    };
+    let (code, r) = run_selftest(&spec("strict", None), dir.path(), "strict", &probes).unwrap();
+    assert_eq!(code, 0, "the selftest itself runs under strict");
+    let r = r.expect("selftest report");
+    for p in probes {
+        assert_eq!(r.tries.get(p).copied(), Some(libc::EPERM), "{p} under strict: {:?}", r.tries);
+    }
+    // The default filter lets sethostname through (EINVAL: the name is too long).
+    let (_, d) = run_selftest(&spec("default", None), dir.path(), "default", &probes).unwrap();
+    assert_eq!(d.expect("report").tries.get("sethostname").copied(), Some(libc::EINVAL));
+    // sandbox_allow adds to the strict list.
+    let (_, a) = run_selftest(&spec("strict", Some("sethostname")), dir.path(), "strict-allow", &probes).unwrap();
+    let a = a.expect("report");
+    assert_eq!(a.tries.get("sethostname").copied(), Some(libc::EINVAL), "{:?}", a.tries);
+    assert_eq!(a.tries.get("swapon").copied(), Some(libc::EPERM), "{:?}", a.tries);
+}

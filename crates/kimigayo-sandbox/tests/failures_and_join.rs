@@ -31,7 +31,7 @@ fn malformed_profile_fails_before_anything_runs() {
 #[test]
 fn unknown_setting_values_are_refused_with_the_accepted_ones() {
     let get = |k: &str| match k {
-        "sandbox_namespaces" => Some("mount pid user".to_string()),
+        "sandbox_namespaces" => Some("mount pid time".to_string()),
         _ => None,
     };
     let e = SandboxSpec::from_vars("nginx", &get)
@@ -39,8 +39,8 @@ fn unknown_setting_values_are_refused_with_the_accepted_ones() {
         .to_string();
     assert_eq!(
         e,
-        "service nginx: sandbox_namespaces=\"mount pid user\" is not valid: unknown namespace \"user\"; accepted values: \
-         a space-separated subset of \"mount pid ipc uts net\" (pid needs mount), or \"none\""
+        "service nginx: sandbox_namespaces=\"mount pid time\" is not valid: unknown namespace \"time\"; accepted values: \
+         a space-separated subset of \"mount pid ipc uts net user\" (pid needs mount; user: inside a user namespace), or \"none\""
     );
 }
 

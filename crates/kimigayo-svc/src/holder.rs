@@ -253,14 +253,18 @@ enum Isolation {
 /// privileged; else, per `sandbox_userns`, inside a user namespace of its own; else degraded.
 /// Err: a real failure (message for the caller).
 fn isolate(h: &HolderArgs, conf: &ScriptConf, spec: &SandboxSpec) -> Result<Isolation, String> {
-    let err = match sb::unshare_namespaces(spec) {
-        Ok(()) => return Ok(Isolation::Done { spec: spec.clone(), notes: Vec::new() }),
-        Err(e) => e,
+    let mut policy = UsernsPolicy::from_value(&h.service, conf.get(fallback::USERNS_KEY).as_deref())?;
+    let mut d = if spec.namespaces.user {
+        // Asked for by name (sandbox_namespaces="user mount ..."): always inside one.
+        policy = UsernsPolicy::Yes;
+        Degraded { errno: libc::EPERM, requested: spec.namespaces, userns: None }
+    } else {
+        let err = match sb::unshare_namespaces(spec) {
+            Ok(()) => return Ok(Isolation::Done { spec: spec.clone(), notes: Vec::new() }),
+            Err(e) => e,
+        };
+        fallback::degradable(&err, spec.namespaces).ok_or_else(|| format!("sandbox: {err}"))?
     };
-    let Some(mut d) = fallback::degradable(&err, spec.namespaces) else {
-        return Err(format!("sandbox: {err}"));
-    };
-    let policy = UsernsPolicy::from_value(&h.service, conf.get(fallback::USERNS_KEY).as_deref())?;
     if policy == UsernsPolicy::No {
         return Ok(Isolation::Degraded(d));
     }

@@ -60,7 +60,7 @@ mod recover;
 pub use apply::commit;
 pub use error::{Outcome, TxError};
 pub use path::{resolve_in_root, RelPath};
-pub use recover::{recover, recover_with};
+pub use recover::{pending_journal, recover, recover_with};
 
 use std::path::PathBuf;
 

@@ -27,6 +27,15 @@ pub fn recover_with(p: &Paths, faults: &dyn Faults) -> Result<Recovery, TxError>
     Ok(r)
 }
 
+/// Read and check the pending journal exactly as [`recover`] does before acting on it
+/// (parse, no path that could leave the root, this root's own layout), without acting on
+/// it: `Ok(Some(txid))` for a journal recovery would act on, `Ok(None)` when none is
+/// pending. Takes the lock and creates the state directory like [`recover`].
+pub fn pending_journal(p: &Paths) -> Result<Option<String>, TxError> {
+    let l = Layout::open(p)?;
+    Ok(l.read_journal()?.map(|j| j.txid))
+}
+
 /// Recover the pending journal of `l`, if any.
 pub(crate) fn pending(l: &Layout, faults: &dyn Faults) -> Result<Recovery, TxError> {
     let Some(j) = l.read_journal()? else {
