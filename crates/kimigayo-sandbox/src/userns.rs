@@ -186,6 +186,37 @@ pub fn probe_user_namespace() -> UsernsSupport {
     }
 }
 
+/// `spec` with every capability our bounding set lacks added to its drop list. A new user
+/// namespace starts with a full bounding set; a service inside one must still hold no more
+/// than the container gave (call this before entering it, or before joining one).
+pub fn within_bounding_set(spec: &crate::SandboxSpec) -> crate::SandboxSpec {
+    let bnd = crate::probe(std::process::id() as i32).map(|r| r.cap_bnd).unwrap_or(u64::MAX);
+    let missing: Vec<String> = caps::all()
+        .into_iter()
+        .filter(|c| c.index() < 64 && bnd & (1u64 << c.index()) == 0)
+        .map(|c| c.to_string())
+        .collect();
+    let mut s = spec.clone();
+    if missing.is_empty() {
+        return s;
+    }
+    s.cap_drop = match &spec.cap_drop {
+        crate::CapDrop::All => crate::CapDrop::All,
+        crate::CapDrop::None => crate::CapDrop::List(missing),
+        crate::CapDrop::List(l) => {
+            let mut v = l.clone();
+            for m in missing {
+                if !v.contains(&m) {
+                    v.push(m);
+                }
+            }
+            v.sort();
+            crate::CapDrop::List(v)
+        }
+    };
+    s
+}
+
 /// `net.ipv4.ip_unprivileged_port_start` of our network namespace: ports below it need
 /// CAP_NET_BIND_SERVICE in the namespace's owner, which a service in a user namespace of its
 /// own does not have. None when unreadable (no IPv4, /proc missing).

@@ -1,6 +1,7 @@
-//! Property 7 (service security): every service start gets namespace isolation and a
-//! seccomp-BPF filter. Random sandbox specs are applied by `spawn_confined` to the selftest
-//! helper, which reports from inside what it really got.
+//! The sandbox primitive behind property 7 (service security): random sandbox specs are
+//! applied by `spawn_confined` to the selftest helper, which reports from inside what it
+//! really got. The property itself is tested through the product's own path, the init image
+//! in podman (crates/kimigayo-image/tests/property_service_security.rs).
 
 mod common;
 
@@ -301,7 +302,8 @@ fn check(c: &Case, dir: &std::path::Path, n: u64) -> Result<(), TestCaseError> {
 proptest! {
     #![proptest_config(ProptestConfig { cases: 128, failure_persistence: None, ..ProptestConfig::default() })]
 
-    // **Feature: kimigayo-os-core, Property 7: 任意の システムサービス開始に対して、名前空間分離とseccomp-BPFフィルタリングが適用されなければならない**
+    // The sandbox primitive under property 7; the tagged property test drives the shipped
+    // init image (crates/kimigayo-image/tests/property_service_security.rs).
     #[test]
     fn every_service_start_gets_namespaces_and_seccomp(c in case()) {
         static DIR: OnceLock<tempfile::TempDir> = OnceLock::new();

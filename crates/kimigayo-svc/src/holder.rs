@@ -290,7 +290,7 @@ fn isolate(h: &HolderArgs, conf: &ScriptConf, spec: &SandboxSpec) -> Result<Isol
         ));
         return Ok(Isolation::Degraded(d));
     }
-    let mut eff = spec.clone();
+    let mut eff = sb::within_bounding_set(spec);
     eff.namespaces.user = true;
     let mut notes = vec!["inside a user namespace of its own (no CAP_SYS_ADMIN here)".to_string()];
     if eff.namespaces.pid && !support.proc_mount {
@@ -381,6 +381,16 @@ fn start_mode(h: &HolderArgs, env: &SvcEnv, sd: &StateDir, conf: &ScriptConf, sp
     };
     let _ = sd.write(NAMESPACES_FILE, &effective.namespaces.names().join(" "));
     let spec = &effective;
+    let rebuilt;
+    let confined = if spec.namespaces.user {
+        rebuilt = match Prepared::new(spec) {
+            Ok(p) => p,
+            Err(e) => return fail(format!("sandbox: {e}")),
+        };
+        &rebuilt
+    } else {
+        confined
+    };
     let (sync_r, sync_w) = match pump::pipe_cloexec() {
         Ok(p) => p,
         Err(e) => return fail(format!("pipe: {e}")),
@@ -713,6 +723,20 @@ fn join_mode(h: &HolderArgs, env: &SvcEnv, sd: &StateDir, conf: &ScriptConf, spe
     // pid means nothing (and the holder may stay a zombie until its parent reaps it).
     let pidfd = unsafe { libc::syscall(libc::SYS_pidfd_open, holder, 0) } as i32;
     let spec = &running_spec(sd, spec);
+    let rebuilt;
+    let confined = if spec.namespaces.user {
+        // Inside the service's user namespace the bounding set is full again: keep to ours.
+        rebuilt = match Prepared::new(&sb::within_bounding_set(spec)) {
+            Ok(p) => p,
+            Err(e) => {
+                eprintln!(" * ERROR: {}: sandbox: {e}", h.service);
+                return 1;
+            }
+        };
+        &rebuilt
+    } else {
+        confined
+    };
     if let Err(e) = sb::join_namespaces(holder, spec) {
         eprintln!(" * ERROR: {}: sandbox: entering the namespaces of holder {holder}: {e}", h.service);
         return 1;
@@ -837,6 +861,19 @@ fn once_mode(h: &HolderArgs, env: &SvcEnv, conf: &ScriptConf, spec: &SandboxSpec
         }
     };
     let spec = &effective;
+    let rebuilt;
+    let confined = if spec.namespaces.user {
+        rebuilt = match Prepared::new(spec) {
+            Ok(p) => p,
+            Err(e) => {
+                eprintln!(" * ERROR: {}: sandbox: {e}", h.service);
+                return 1;
+            }
+        };
+        &rebuilt
+    } else {
+        confined
+    };
     // Without a PID namespace, this process is the subreaper whose tree is the service.
     if !spec.namespaces.pid {
         unsafe { libc::prctl(libc::PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) };
