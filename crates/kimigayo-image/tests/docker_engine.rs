@@ -97,17 +97,34 @@ fn init_image_services_under_docker_engine_default_unconfined_and_sys_admin() {
     }
     std::fs::write(dir.path().join("strict.conf"), "sandbox_seccomp=strict\n").unwrap();
     std::fs::write(dir.path().join("main.sh"), MAIN).unwrap();
-    let vol = |f: &str, to: &str| format!("{}:{to}:ro", dir.path().join(f).display());
+    // Files go in with `docker cp` (streamed through the API), not bind mounts: the daemon may
+    // not see this machine's paths (a test inside a container talking to the host's daemon).
+    let files = [("web", "/etc/init.d/web"), ("strict", "/etc/init.d/strict"), ("strict.conf", "/etc/conf.d/strict"), ("main.sh", "/main.sh")];
     for (setup, opts) in [
         ("default", vec![]),
         ("seccomp=unconfined", vec!["--security-opt", "seccomp=unconfined"]),
         ("SYS_ADMIN", vec!["--cap-add", "SYS_ADMIN"]),
     ] {
-        let (v1, v2, v3, v4) = (vol("web", "/etc/init.d/web"), vol("strict", "/etc/init.d/strict"), vol("strict.conf", "/etc/conf.d/strict"), vol("main.sh", "/main.sh"));
-        let mut args = vec!["run", "--rm", "-v", &v1, "-v", &v2, "-v", &v3, "-v", &v4];
+        let name = format!("kimigayo-docker-e2e-{}-{}", std::process::id(), setup.replace(['=', '_'], "-").to_lowercase());
+        let mut args = vec!["create", "--name", &name];
         args.extend(opts.iter().copied());
         args.extend(["kimigayo-docker-e2e-init:latest", "sh", "/main.sh"]);
         let o = docker(&args);
+        assert!(o.status.success(), "docker create: {}", String::from_utf8_lossy(&o.stderr));
+        struct Rm(String);
+        impl Drop for Rm {
+            fn drop(&mut self) {
+                let _ = docker(&["rm", "-f", &self.0]);
+            }
+        }
+        let _rm = Rm(name.clone());
+        for (f, to) in files {
+            let src = dir.path().join(f);
+            let dst = format!("{name}:{to}");
+            let o = docker(&["cp", src.to_str().unwrap(), &dst]);
+            assert!(o.status.success(), "docker cp {f}: {}", String::from_utf8_lossy(&o.stderr));
+        }
+        let o = docker(&["start", "-a", &name]);
         let out = String::from_utf8_lossy(&o.stdout).into_owned();
         let all = format!("[{setup}]\n{out}\n--- stderr\n{}", String::from_utf8_lossy(&o.stderr));
         assert!(o.status.success(), "{all}");

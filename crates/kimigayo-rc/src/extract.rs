@@ -167,6 +167,16 @@ fn run_batch(root: &RcRoot, services: &[String], batch: &[usize], opts: &LoadOpt
         .stderr(err.try_clone().map_err(|e| RcError::io("stderr", e))?)
         .current_dir(cwd.path())
         .process_group(0);
+    // A script's output lands in files the loader reads back: bound them (a script writing
+    // endlessly to fd 3 or stderr gets SIGXFSZ instead of filling the disk and PID 1's memory).
+    // SAFETY: setrlimit is async-signal-safe.
+    unsafe {
+        cmd.pre_exec(|| {
+            let lim = libc::rlimit { rlim_cur: OUTPUT_CAP, rlim_max: OUTPUT_CAP };
+            libc::setrlimit(libc::RLIMIT_FSIZE, &lim);
+            Ok(())
+        });
+    }
     let mut child = cmd.spawn().map_err(|source| RcError::Shell { shell: opts.shell.clone(), source })?;
 
     let mut reader = Records::new(nonce.as_bytes().to_vec());
@@ -214,6 +224,9 @@ fn run_batch(root: &RcRoot, services: &[String], batch: &[usize], opts: &LoadOpt
     let stderr = split_stderr(&read_all(&err), &nonce);
     Ok(BatchRun { states, stderr, timed_out })
 }
+
+/// The most a batch's shell may write to each of its output files.
+const OUTPUT_CAP: libc::rlim_t = 16 << 20;
 
 fn nanos() -> u128 {
     std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_nanos()).unwrap_or(0)

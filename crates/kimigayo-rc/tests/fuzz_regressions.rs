@@ -42,3 +42,22 @@ fn fuzz_found_init_scripts_load_without_panicking() {
         assert_eq!(next.need, vec!["net".to_string()], "{}", p.display());
     }
 }
+
+/// A script that writes endlessly to the loader's record channel (fd 3) or to stderr: once
+/// the loader kept all of it (disk, then PID 1's memory) until the 5 s timeout. Now the shell
+/// stops at the output cap and the other scripts of the batch are still read.
+#[test]
+fn endless_output_from_a_script_is_bounded() {
+    for target in ["3", "2"] {
+        let t = tempfile::tempdir().unwrap();
+        let root = kimigayo_rc::RcRoot::new(t.path());
+        std::fs::create_dir_all(root.init_d()).unwrap();
+        std::fs::write(root.script("flood"), format!("while :; do echo xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx >&{target}; done\n")).unwrap();
+        std::fs::write(root.script("next"), "depend() { need net; }\n").unwrap();
+        let services = vec!["flood".to_string(), "next".to_string()];
+        let t0 = std::time::Instant::now();
+        let out = kimigayo_rc::extract::extract(&root, &services, &kimigayo_rc::LoadOptions::new("/bin/sh")).unwrap();
+        assert_eq!(out.results.len(), 2, "fd {target}: {:?}", out.results.keys().collect::<Vec<_>>());
+        eprintln!("fd {target}: {:?}", t0.elapsed());
+    }
+}

@@ -716,6 +716,11 @@ impl<'a> Holder<'a> {
 
 fn join_mode(h: &HolderArgs, env: &SvcEnv, sd: &StateDir, conf: &ScriptConf, spec: &SandboxSpec, confined: &Prepared) -> i32 {
     let Some(holder) = sd.live_holder() else {
+        // The holder ended between the caller's check and ours (a oneshot whose namespace just
+        // emptied): there is nothing left to stop.
+        if h.action == "stop" {
+            return 0;
+        }
         eprintln!(" * ERROR: {}: not running (no holder process)", h.service);
         return 1;
     };
