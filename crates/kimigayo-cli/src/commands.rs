@@ -494,6 +494,9 @@ pub(crate) fn repo_keys(cfg: &BuildConfig) -> Result<(kimigayo_sign::SecretKey, 
     Ok((key, keys))
 }
 
+/// The origin (repository name) of the repository `make` builds; images with kpkg pin it.
+pub(crate) const REPO_ORIGIN: &str = "kimigayo";
+
 /// Sign the repository with the local build key after a build. Only metadata this build
 /// produced, or that an index signed by the same key already held, gets signed: a metadata
 /// file edited in the folder (a setuid path, an account) is refused, never laundered into a
@@ -516,8 +519,22 @@ pub(crate) fn sign_repository(cfg: &BuildConfig, built: &[kimigayo_package::Pack
             );
         }
     }
+    // Nothing changed since the last signing (and it stays valid for a while): keep that
+    // index, so its serial — which images record as their floor — and the images built from
+    // it stay the same (a repository raises the serial only with a change).
+    if let Some(p) = previous.as_ref() {
+        let mut signed: Vec<_> = p.packages.iter().map(unsigned).collect();
+        let mut now_there: Vec<_> = on_disk.iter().map(|(_, m)| unsigned(m)).collect();
+        let order = |a: &kimigayo_package::PackageMeta, b: &kimigayo_package::PackageMeta| (&a.name, &a.version, &a.architecture).cmp(&(&b.name, &b.version, &b.architecture));
+        signed.sort_by(order);
+        now_there.sort_by(order);
+        let fresh = p.expires > now.duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_secs()) + 365 * 86_400;
+        if signed == now_there && p.origin == REPO_ORIGIN && fresh {
+            return Ok(previous.expect("checked"));
+        }
+    }
     let serial = previous.map_or(1, |p| p.serial + 1);
-    Ok(kimigayo_pkg::build_index(&cfg.repo_dir, &key, serial, std::time::Duration::from_secs(3650 * 86_400), vec![], now)?)
+    Ok(kimigayo_pkg::build_named_index(&cfg.repo_dir, REPO_ORIGIN, &key, serial, std::time::Duration::from_secs(3650 * 86_400), vec![], now)?)
 }
 
 /// The local build key (generated once) that signs the repository `make` builds.

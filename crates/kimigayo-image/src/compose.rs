@@ -34,8 +34,9 @@ pub fn compose(spec: &ImageSpec, repo: &Path, keys: &Keyring, epoch: u64, now: S
     let arch = spec.system.architecture.as_str();
     // Only what the index signs: the metadata files in the folder are checked against it and
     // never read for anything else (paths, accounts, versions all come from signed data).
-    let index = kimigayo_pkg::read_signed_index(repo, keys, now)?;
-    kimigayo_pkg::check_folder_matches(repo, &index)?;
+    let signed = kimigayo_pkg::read_signed_index_full(repo, keys, now)?;
+    let index = &signed.index;
+    kimigayo_pkg::check_folder_matches(repo, index)?;
     if index.packages.is_empty() {
         return Err(ImageError::Resolve(format!("{} holds no packages: run `make reproducible-build` first", repo.display())));
     }
@@ -49,6 +50,7 @@ pub fn compose(spec: &ImageSpec, repo: &Path, keys: &Keyring, epoch: u64, now: S
     let mut entries: BTreeMap<String, LayerEntry> = BTreeMap::new();
     let mut owners: BTreeMap<String, String> = BTreeMap::new();
     let mut packages = Vec::new();
+    let mut db = kimigayo_pkg::Database { format: 1, world: solution.new_world.iter().map(|c| c.to_string()).collect(), ..Default::default() };
     for (name, version) in &solution.install {
         let (archive, meta) = all
             .iter()
@@ -56,7 +58,11 @@ pub fn compose(spec: &ImageSpec, repo: &Path, keys: &Keyring, epoch: u64, now: S
             .ok_or_else(|| ImageError::Resolve(format!("{name}-{version} was chosen but is not in {}", repo.display())))?;
         let bytes = std::fs::read(archive).map_err(|e| ImageError::Io(format!("reading {}: {e}", archive.display())))?;
         kimigayo_pkg::stage::verify(meta, &bytes, keys, arch, now)?;
-        add_archive(meta, &bytes, &mut entries, &mut owners)?;
+        let files = add_archive(meta, &bytes, &mut entries, &mut owners)?;
+        db.packages.insert(
+            name.clone(),
+            kimigayo_pkg::db::InstalledPackage { name: name.clone(), version: version.to_string(), arch: meta.architecture.clone(), sha256: meta.checksum.sha256.clone(), files },
+        );
         packages.push(meta.clone());
     }
 
@@ -106,6 +112,44 @@ pub fn compose(spec: &ImageSpec, repo: &Path, keys: &Keyring, epoch: u64, now: S
     ] {
         entries.insert(path.to_string(), LayerEntry { path: path.into(), kind: Kind::File(data.into_bytes()), mode: 0o644, uid: 0, gid: 0 });
     }
+    // What the image is made of, as `kpkg add` would have recorded it; with kpkg inside, also
+    // its trust root: the key that signed the index, the origin pinned to it, and the serial
+    // the image was built from (a container's first `kpkg` run refuses anything older).
+    let file = |path: &str, data: Vec<u8>| LayerEntry { path: path.into(), kind: Kind::File(data), mode: 0o644, uid: 0, gid: 0 };
+    if packages.iter().any(|m| m.name == "kpkg") {
+        let signer = keys.restricted(std::slice::from_ref(&signed.signer));
+        let key = signer.keys().first().ok_or_else(|| ImageError::Resolve(format!("the key {} that signed {} is not in the keyring", signed.signer, repo.display())))?;
+        let key_path = format!("{}/{}.asc", kimigayo_pkg::KEYS_DIR, key.fingerprint());
+        entries.insert(key_path.clone(), file(&key_path, key.to_armored().into_bytes()));
+        let origins = format!(
+            "# Repository origins this root trusts, each with the keys allowed to sign its index\n\
+             # (written by the image build; see docs/package-format.md). An index naming another\n\
+             # origin is refused unless its line in repositories pins it: `URL origin=NAME keys=FPR`.\n\
+             {} keys={}\n",
+            index.origin,
+            key.fingerprint()
+        );
+        entries.insert(kimigayo_pkg::ORIGINS_FILE.into(), file(kimigayo_pkg::ORIGINS_FILE, origins.into_bytes()));
+        db.origin_serials.insert(index.origin.clone(), index.serial);
+        db.origin_digests.insert(index.origin.clone(), signed.digest.clone());
+        if !entries.contains_key(kimigayo_pkg::REPOS_FILE) {
+            let text = format!(
+                "# Repositories kpkg installs from, one per line (mirrors separated by `|`):\n\
+                 #   https://repo.example.org/kimigayo origin={}\n\
+                 # This image was built from origin `{}` at index serial {}; older indexes are refused.\n",
+                index.origin, index.origin, index.serial
+            );
+            entries.insert(kimigayo_pkg::REPOS_FILE.into(), file(kimigayo_pkg::REPOS_FILE, text.into_bytes()));
+        }
+    }
+    // A package file the image rewrote (accounts, system.conf) is recorded as the image holds it.
+    for f in db.packages.values_mut().flat_map(|p| p.files.iter_mut()) {
+        if let Some(LayerEntry { kind: Kind::File(data), .. }) = entries.get(&f.path) {
+            f.sha256 = Some(kimigayo_package::sha256_hex(data));
+        }
+    }
+    entries.insert(kimigayo_pkg::db::DB_FILE.into(), file(kimigayo_pkg::db::DB_FILE, db.to_bytes()));
+
     let paths = entries.keys().cloned().collect();
     let list: Vec<LayerEntry> = entries.into_values().collect();
     let layer = kimigayo_oci::layer_tar(&list, epoch)?;
@@ -113,9 +157,16 @@ pub fn compose(spec: &ImageSpec, repo: &Path, keys: &Keyring, epoch: u64, now: S
 }
 
 /// Add a verified archive's entries, under kpkg's archive rules (one reader for both).
-fn add_archive(meta: &PackageMeta, bytes: &[u8], entries: &mut BTreeMap<String, LayerEntry>, owners: &mut BTreeMap<String, String>) -> Result<(), ImageError> {
-    use kimigayo_pkg::stage::{read_entries, Checked, Content};
+fn add_archive(
+    meta: &PackageMeta,
+    bytes: &[u8],
+    entries: &mut BTreeMap<String, LayerEntry>,
+    owners: &mut BTreeMap<String, String>,
+) -> Result<Vec<kimigayo_pkg::db::FileRecord>, ImageError> {
+    use kimigayo_pkg::stage::{read_entries, record, Checked, Content};
+    let mut records = Vec::new();
     read_entries(meta, bytes, &mut |c: Checked| {
+        records.push(record(&c));
         let Checked { path, content, mode, uid, gid, .. } = c;
         let kind = match content {
             Content::Dir => {
@@ -131,7 +182,7 @@ fn add_archive(meta: &PackageMeta, bytes: &[u8], entries: &mut BTreeMap<String, 
         entries.insert(path.clone(), LayerEntry { path, kind, mode, uid, gid });
         Ok(())
     })?;
-    Ok(())
+    Ok(records)
 }
 
 /// The spec's `services.auto_start` / `services.disabled` onto the init system's on-disk

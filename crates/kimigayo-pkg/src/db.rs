@@ -58,6 +58,13 @@ pub struct Database {
     /// when the repository line pins none).
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub index_origins: BTreeMap<String, String>,
+    /// Highest serial accepted per origin, wherever it was fetched from: an image records the
+    /// index it was built from here, so the container's first `kpkg` run refuses older ones.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub origin_serials: BTreeMap<String, u64>,
+    /// SHA-256 of the index accepted at that origin serial.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub origin_digests: BTreeMap<String, String>,
 }
 
 impl Database {

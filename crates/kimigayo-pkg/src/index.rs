@@ -147,6 +147,20 @@ pub fn load_index(origin: &str, text: &[u8], sig: &[u8], keys: &Keyring, now: Sy
 
 /// Read and verify the signed index at the root of a repository folder.
 pub fn read_signed_index(repo_dir: &Path, keys: &Keyring, now: SystemTime) -> Result<RepoIndex, PkgError> {
+    Ok(read_signed_index_full(repo_dir, keys, now)?.index)
+}
+
+/// A verified index with what a root records of it: the SHA-256 of its bytes and the
+/// primary fingerprint of the trusted key that signed it.
+pub struct SignedIndex {
+    pub index: RepoIndex,
+    pub digest: String,
+    pub signer: String,
+}
+
+/// [`read_signed_index`], also giving the index's digest and signer (the image composer
+/// records both in the images it builds: their trust root and serial floor).
+pub fn read_signed_index_full(repo_dir: &Path, keys: &Keyring, now: SystemTime) -> Result<SignedIndex, PkgError> {
     let origin = repo_dir.display().to_string();
     let read = |name: &str| {
         fs::read(repo_dir.join(name)).map_err(|e| PkgError::Index {
@@ -154,7 +168,10 @@ pub fn read_signed_index(repo_dir: &Path, keys: &Keyring, now: SystemTime) -> Re
             message: format!("cannot read {name} ({e}): the repository is not signed; sign it (`kimigayo build` signs what it builds, `kpkg index build --sign KEY` an operator's folder)"),
         })
     };
-    load_index(&origin, &read(INDEX)?, &read(INDEX_SIG)?, keys, now, 0)
+    let (text, sig) = (read(INDEX)?, read(INDEX_SIG)?);
+    let index = load_index(&origin, &text, &sig, keys, now, 0)?;
+    let signer = keys.verify(&text, &sig, now).map_err(|e| PkgError::Index { origin: origin.clone(), message: e.to_string() })?.fingerprint;
+    Ok(SignedIndex { index, digest: kimigayo_package::sha256_hex(&text), signer })
 }
 
 /// `meta` without its signature: what the build wrote and what the index signs must agree

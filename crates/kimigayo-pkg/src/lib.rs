@@ -22,7 +22,7 @@ use std::time::SystemTime;
 use kimigayo_sign::Keyring;
 
 pub use db::Database;
-pub use index::{build_index, build_named_index, check_folder_matches, load_index, read_signed_index, Advisory, RepoIndex};
+pub use index::{build_index, build_named_index, check_folder_matches, load_index, read_signed_index, read_signed_index_full, Advisory, RepoIndex, SignedIndex};
 pub use ops::{candidate, Change, Report};
 pub use source::RepoSource;
 
@@ -55,6 +55,10 @@ pub enum PkgError {
 pub const KEYS_DIR: &str = "etc/kimigayo/keys";
 pub const REPOS_FILE: &str = "etc/kimigayo/repositories";
 pub const ARCH_FILE: &str = "etc/kimigayo/arch";
+/// The root's trusted origins: `NAME keys=FPR[,FPR…]` per line. When present, an index must
+/// name one of them and be signed by one of its keys, unless its repository line pins an
+/// origin of its own (`URL origin=NAME keys=FPR`). Images with kpkg carry it.
+pub const ORIGINS_FILE: &str = "etc/kimigayo/origins";
 
 /// A target root filesystem and how to reach its packages.
 pub struct Root {
@@ -63,6 +67,8 @@ pub struct Root {
     pub repos: Vec<RepoSource>,
     /// Per repository (by [`RepoSource::id`]): the origin and signing keys it is pinned to.
     pub pins: std::collections::BTreeMap<String, source::Pin>,
+    /// Trusted origins from [`ORIGINS_FILE`]: origin → keys allowed to sign it.
+    pub origins: std::collections::BTreeMap<String, Vec<String>>,
     pub keys: Keyring,
     pub now: SystemTime,
 }
@@ -108,7 +114,12 @@ impl Root {
             }
             sources.push(s);
         }
-        Ok(Root { path: path.to_path_buf(), arch: arch.map(str::to_string).unwrap_or_else(|| root_arch(path)), repos: sources, pins, keys, now: SystemTime::now() })
+        let origins = match std::fs::read_to_string(path.join(ORIGINS_FILE)) {
+            Ok(text) => source::parse_origins(&text).map_err(|e| PkgError::Config(format!("{}/{ORIGINS_FILE}: {e}", path.display())))?,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Default::default(),
+            Err(e) => return Err(PkgError::Io(format!("reading {}/{ORIGINS_FILE}: {e}", path.display()))),
+        };
+        Ok(Root { path: path.to_path_buf(), arch: arch.map(str::to_string).unwrap_or_else(|| root_arch(path)), repos: sources, pins, origins, keys, now: SystemTime::now() })
     }
 
     pub fn txn_paths(&self) -> kimigayo_txn::Paths {

@@ -123,6 +123,64 @@ impl Root {
                     message: format!("the index is for repository `{}`, but this root expects `{want}` here: an index signed for another repository is refused", idx.origin),
                 });
             }
+            // The root's trusted origins (an image's trust root): the index must name one of
+            // them, signed by one of its keys, unless its repository line pins its own.
+            if !self.origins.is_empty() {
+                match self.origins.get(&idx.origin) {
+                    Some(fprs) => {
+                        let allowed = self.keys.restricted(fprs);
+                        if allowed.is_empty() {
+                            return Err(PkgError::Config(format!(
+                                "origin `{}` is trusted with keys {} in {}/{}, but none of them is in {}/{}: import them with `kpkg key import`",
+                                idx.origin,
+                                fprs.join(", "),
+                                self.path.display(),
+                                crate::ORIGINS_FILE,
+                                self.path.display(),
+                                crate::KEYS_DIR
+                            )));
+                        }
+                        allowed.verify(&text, &sig, self.now).map_err(|e| PkgError::Index {
+                            origin: id.clone(),
+                            message: format!("names origin `{}`, but is not signed by a key {}/{} allows for it ({e}): refusing it", idx.origin, self.path.display(), crate::ORIGINS_FILE),
+                        })?;
+                    }
+                    None if pin.and_then(|p| p.origin.as_ref()).is_some() => {}
+                    None => {
+                        return Err(PkgError::Index {
+                            origin: id,
+                            message: format!(
+                                "names origin `{}`, which this root does not trust (trusted in {}/{}: {}); to use it, pin it on its repository line (`URL origin={} keys=FINGERPRINT`) or add it to that file",
+                                idx.origin,
+                                self.path.display(),
+                                crate::ORIGINS_FILE,
+                                self.origins.keys().cloned().collect::<Vec<_>>().join(", "),
+                                idx.origin
+                            ),
+                        });
+                    }
+                }
+            }
+            // The serial floor per origin, wherever the index came from (a new mirror URL or
+            // a container's first run start from what the root already knows).
+            let floor = db.origin_serials.get(&idx.origin).copied().unwrap_or(0);
+            if idx.serial < floor {
+                return Err(PkgError::Index {
+                    origin: id,
+                    message: format!(
+                        "serial {} of origin `{}` is older than serial {floor} this root already trusts (the index it was built from or last saw): refusing a replayed or rolled-back index",
+                        idx.serial, idx.origin
+                    ),
+                });
+            }
+            if idx.serial == floor && db.origin_digests.get(&idx.origin).is_some_and(|d| *d != digest) {
+                return Err(PkgError::Index {
+                    origin: id,
+                    message: format!("serial {} of origin `{}` again, but with different content than the index this root knows at that serial: refusing (a split view or a replay)", idx.serial, idx.origin),
+                });
+            }
+            db.origin_serials.insert(idx.origin.clone(), idx.serial);
+            db.origin_digests.insert(idx.origin.clone(), digest.clone());
             db.index_serials.insert(id.clone(), idx.serial);
             db.index_digests.insert(id.clone(), digest);
             db.index_origins.insert(id, idx.origin.clone());
@@ -168,8 +226,28 @@ impl Root {
     /// Installed packages with an advisory whose fix is newer than the installed version.
     pub fn audit(&self) -> Result<Vec<(String, String, Advisory)>, PkgError> {
         let mut db = self.database()?;
+        let before = db.clone();
         let l = self.load(&mut db)?;
+        self.remember(&before, &db)?;
         Ok(open_advisories(&db, &l))
+    }
+
+    /// Read-only commands still record the newest index serial they accepted (so a later
+    /// replay of an older index is refused): the database alone, through a transaction.
+    /// A root this user cannot write (a non-root `kpkg audit`) is left as it is.
+    fn remember(&self, before: &Database, after: &Database) -> Result<(), PkgError> {
+        if before == after {
+            return Ok(());
+        }
+        match kimigayo_txn::commit(&self.txn_paths(), Transaction { ops: vec![], database: after.to_bytes() }, &kimigayo_txn::NoFaults) {
+            Ok(_) => Ok(()),
+            Err(kimigayo_txn::TxError::Io { source, .. })
+                if matches!(source.kind(), std::io::ErrorKind::PermissionDenied | std::io::ErrorKind::ReadOnlyFilesystem) || source.raw_os_error() == Some(30) =>
+            {
+                Ok(())
+            }
+            Err(e) => Err(e.into()),
+        }
     }
 
     /// `kpkg upgrade [--security-only]`: security fixes first, as their own transaction, so
@@ -366,8 +444,12 @@ impl Root {
     pub fn verify(&self) -> Result<Vec<String>, PkgError> {
         let db = self.database()?;
         let mut problems = Vec::new();
+        let runtime_owned = self.in_container();
         for p in db.packages.values() {
             for f in &p.files {
+                if runtime_owned && RUNTIME_MANAGED.contains(&f.path.as_str()) {
+                    continue;
+                }
                 let rel = RelPath::new(&f.path).map_err(|e| PkgError::Io(e.to_string()))?;
                 let path = self.path.join(rel.as_str());
                 let md = match fs::symlink_metadata(&path) {
@@ -406,12 +488,27 @@ impl Root {
         Ok(problems)
     }
 
+    /// Whether this root is the running system of a container (Docker, podman): the runtime
+    /// then owns a few files of the image (bind-mounted or replaced when it starts).
+    fn in_container(&self) -> bool {
+        self.path.canonicalize().is_ok_and(|p| p == std::path::Path::new("/"))
+            && (std::path::Path::new("/.dockerenv").exists() || std::path::Path::new("/run/.containerenv").exists())
+    }
+
     /// Refresh and return the verified indexes (for `kpkg info` / `search`).
     pub fn indexes(&self) -> Result<Vec<RepoIndex>, PkgError> {
         let mut db = self.database()?;
-        Ok(self.load(&mut db)?.indexes.into_iter().map(|(_, i)| i).collect())
+        let before = db.clone();
+        let l = self.load(&mut db)?;
+        self.remember(&before, &db)?;
+        Ok(l.indexes.into_iter().map(|(_, i)| i).collect())
     }
 }
+
+/// Files a container runtime replaces in every container (bind mounts of /etc/hosts,
+/// /etc/hostname and /etc/resolv.conf; Docker's init layer links /etc/mtab to /proc/mounts):
+/// `kpkg verify` inside a container does not report them as modified.
+const RUNTIME_MANAGED: [&str; 4] = ["etc/hosts", "etc/hostname", "etc/resolv.conf", "etc/mtab"];
 
 fn open_advisories(db: &Database, l: &Loaded) -> Vec<(String, String, Advisory)> {
     let mut out = Vec::new();

@@ -50,6 +50,37 @@ impl Pin {
     }
 }
 
+/// Parse the trusted-origins file: `NAME keys=FPR[,FPR…]` per line, `#` comments. Errors
+/// name the line and say what is expected.
+pub fn parse_origins(text: &str) -> Result<std::collections::BTreeMap<String, Vec<String>>, String> {
+    let mut out = std::collections::BTreeMap::new();
+    for (n, line) in text.lines().enumerate() {
+        let line = line.trim();
+        if line.is_empty() || line.starts_with('#') {
+            continue;
+        }
+        let mut words = line.split_whitespace();
+        let name = words.next().unwrap_or("");
+        if !name.bytes().all(|c| c.is_ascii_alphanumeric() || matches!(c, b'-' | b'_' | b'.')) {
+            return Err(format!("line {}: `{name}` is not a repository origin (letters, digits, `-`, `_`, `.`); expected `NAME keys=FINGERPRINT[,…]`", n + 1));
+        }
+        let mut keys = Vec::new();
+        for w in words {
+            match w.strip_prefix("keys=") {
+                Some(k) => keys.extend(k.split(',').filter(|k| !k.is_empty()).map(|k| k.to_ascii_uppercase())),
+                None => return Err(format!("line {}: unknown setting `{w}`; expected `NAME keys=FINGERPRINT[,…]`", n + 1)),
+            }
+        }
+        if keys.is_empty() || keys.iter().any(|k| k.len() < 16 || !k.bytes().all(|c| c.is_ascii_hexdigit())) {
+            return Err(format!("line {}: origin `{name}` needs `keys=` with the hex fingerprints of the keys allowed to sign it", n + 1));
+        }
+        if out.insert(name.to_string(), keys).is_some() {
+            return Err(format!("line {}: origin `{name}` is listed twice; keep one line per origin", n + 1));
+        }
+    }
+    Ok(out)
+}
+
 #[derive(Debug, Clone)]
 pub enum RepoSource {
     Local(PathBuf),

@@ -144,12 +144,24 @@ pub fn read_entries(meta: &PackageMeta, bytes: &[u8], each: &mut dyn FnMut(Check
     Ok(())
 }
 
+/// The database record of a checked entry (what `kpkg add` records and the image composer
+/// writes into every image's database).
+pub fn record(c: &Checked) -> FileRecord {
+    let (kind, mode, sha256, target) = match &c.content {
+        Content::File(data) => (Kind::File, c.mode, Some(kimigayo_package::sha256_hex(data)), None),
+        Content::Dir => (Kind::Dir, c.mode, None, None),
+        Content::Symlink(t) => (Kind::Symlink, 0o777, None, Some(t.clone())),
+    };
+    FileRecord { path: c.path.clone(), kind, mode, uid: c.uid, gid: c.gid, sha256, target }
+}
+
 /// Unpack a verified archive into `staging` (a fresh folder on the root's filesystem).
 pub fn unpack(meta: &PackageMeta, bytes: &[u8], staging: &Path) -> Result<Staged, PkgError> {
     fs::create_dir_all(staging).map_err(|e| PkgError::Io(format!("creating {}: {e}", staging.display())))?;
     let mut staged = Staged { entries: Vec::new(), records: Vec::new() };
     let mut n = 0usize;
     read_entries(meta, bytes, &mut |c: Checked| {
+        staged.records.push(record(&c));
         let Checked { path: name, rel, content, mode, uid, gid } = c;
         match content {
             Content::File(data) => {
@@ -157,17 +169,10 @@ pub fn unpack(meta: &PackageMeta, bytes: &[u8], staging: &Path) -> Result<Staged
                 n += 1;
                 fs::write(&staged_path, &data).map_err(|e| PkgError::Io(format!("staging {name}: {e}")))?;
                 fs::set_permissions(&staged_path, fs::Permissions::from_mode(mode)).map_err(|e| PkgError::Io(e.to_string()))?;
-                staged.records.push(FileRecord { path: name.clone(), kind: Kind::File, mode, uid, gid, sha256: Some(kimigayo_package::sha256_hex(&data)), target: None });
                 staged.entries.push((rel, Entry::File { staged: staged_path, mode, uid, gid }));
             }
-            Content::Dir => {
-                staged.records.push(FileRecord { path: name.clone(), kind: Kind::Dir, mode, uid, gid, sha256: None, target: None });
-                staged.entries.push((rel, Entry::Dir { mode, uid, gid }));
-            }
-            Content::Symlink(target) => {
-                staged.records.push(FileRecord { path: name.clone(), kind: Kind::Symlink, mode: 0o777, uid, gid, sha256: None, target: Some(target.clone()) });
-                staged.entries.push((rel, Entry::Symlink { target }));
-            }
+            Content::Dir => staged.entries.push((rel, Entry::Dir { mode, uid, gid })),
+            Content::Symlink(target) => staged.entries.push((rel, Entry::Symlink { target })),
         }
         Ok(())
     })?;

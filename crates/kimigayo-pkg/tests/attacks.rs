@@ -301,3 +301,76 @@ fn an_equal_serial_with_different_content_is_refused() {
     let e = open(&root).add(&["app".to_string()], &NoFaults).unwrap_err().to_string();
     assert!(e.contains("serial 7 again") && e.contains("different content"), "{e}");
 }
+
+#[test]
+fn an_older_index_served_from_a_new_mirror_url_is_refused() {
+    // The serial floor belongs to the origin, not to the URL it was fetched from: moving the
+    // root to another mirror (or an attacker's "new" one) does not reset it.
+    let dir = tempfile::tempdir().unwrap();
+    let repo = dir.path().join("repo");
+    write_packages(&repo, &[Spec::new("base", "1.0-r1"), Spec::new("app", "1.0-r1")]);
+    sign(&repo, 5, vec![]);
+    let root = new_root(dir.path(), &repo, "x86_64");
+    open(&root).add(&["base".to_string()], &NoFaults).unwrap();
+    let old = dir.path().join("mirror").join("repo");
+    write_packages(&old, &[Spec::new("base", "1.0-r1"), Spec::new("app", "1.0-r1")]);
+    sign(&old, 3, vec![]);
+    let e = kimigayo_pkg::Root::open(&root, &[old.display().to_string()], None).unwrap().add(&["app".to_string()], &NoFaults).unwrap_err().to_string();
+    assert!(e.contains("serial 3") && e.contains("serial 5") && e.contains("`repo`"), "{e}");
+    assert!(!root.join("usr/share/app").exists());
+}
+
+#[test]
+fn an_origin_outside_the_roots_trust_root_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let repo = dir.path().join("repo");
+    write_packages(&repo, &[Spec::new("base", "1.0-r1")]);
+    resign(&repo, "other-distro", key(), 1, vec![]);
+    let root = new_root(dir.path(), &repo, "x86_64");
+    let other = kimigayo_sign::SecretKey::generate("Other <other@kimigayo.test>", None).unwrap();
+    fs::write(root.join(kimigayo_pkg::KEYS_DIR).join("other.asc"), other.public().to_armored()).unwrap();
+    fs::write(root.join(kimigayo_pkg::ORIGINS_FILE), format!("# trust root\nkimigayo keys={}\n", key().fingerprint())).unwrap();
+    // An index naming an origin the root does not trust.
+    let e = open(&root).add(&["base".to_string()], &NoFaults).unwrap_err().to_string();
+    assert!(e.contains("other-distro") && e.contains("does not trust") && e.contains("origins"), "{e}");
+    // The trusted origin, but signed by another trusted key (not one the origin allows).
+    resign(&repo, "kimigayo", &other, 2, vec![]);
+    let e = open(&root).add(&["base".to_string()], &NoFaults).unwrap_err().to_string();
+    assert!(e.contains("kimigayo") && e.contains("not signed by a key"), "{e}");
+    assert!(!root.join("usr/share/base").exists(), "nothing installed");
+    // Signed by its key: accepted. A third-party origin pinned on its repository line: accepted.
+    resign(&repo, "kimigayo", key(), 3, vec![]);
+    open(&root).add(&["base".to_string()], &NoFaults).unwrap_or_else(|e| panic!("{e}"));
+    let third = dir.path().join("third");
+    write_packages(&third, &[Spec::new("extra", "1.0-r1")]);
+    resign(&third, "third-party", &other, 1, vec![]);
+    let lines = [repo.display().to_string(), format!("{} origin=third-party keys={}", third.display(), other.fingerprint())];
+    kimigayo_pkg::Root::open(&root, &lines, None).unwrap().add(&["extra".to_string()], &NoFaults).unwrap_or_else(|e| panic!("{e}"));
+    // A broken trust-root file is an error naming it.
+    fs::write(root.join(kimigayo_pkg::ORIGINS_FILE), "kimigayo\n").unwrap();
+    let e = kimigayo_pkg::Root::open(&root, &[], None).err().map(|e| e.to_string()).unwrap_or_default();
+    assert!(e.contains("etc/kimigayo/origins") && e.contains("line 1") && e.contains("keys="), "{e}");
+}
+
+#[test]
+fn audit_and_info_record_the_newest_serial_so_a_later_replay_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let repo = dir.path().join("repo");
+    write_packages(&repo, &[Spec::new("base", "1.0-r1"), Spec::new("app", "1.0-r1")]);
+    sign(&repo, 1, vec![]);
+    let root = new_root(dir.path(), &repo, "x86_64");
+    open(&root).add(&["base".to_string()], &NoFaults).unwrap();
+    let keep = dir.path().join("serial1").join("repo");
+    kimigayo_build::toolchain::copy_tree(&repo, &keep).unwrap();
+    // `audit` sees serial 4, `info` (the indexes) serial 6: both are remembered.
+    sign(&repo, 4, vec![]);
+    open(&root).audit().unwrap();
+    assert_eq!(open(&root).database().unwrap().origin_serials.get("repo"), Some(&4));
+    sign(&repo, 6, vec![]);
+    open(&root).indexes().unwrap();
+    assert_eq!(open(&root).database().unwrap().origin_serials.get("repo"), Some(&6));
+    // The old index (serial 1) replayed: refused, also by a read-only command.
+    let line = [keep.display().to_string()];
+    let e = kimigayo_pkg::Root::open(&root, &line, None).unwrap().audit().unwrap_err().to_string();
+    assert!(e.contains("serial 1") && e.contains("serial 6"), "{e}");
+}

@@ -10,6 +10,8 @@ pub struct Repo {
     pub _dir: tempfile::TempDir,
     pub path: PathBuf,
     pub keys: kimigayo_sign::Keyring,
+    /// The key that signed the index (tests re-sign copies with it).
+    pub secret: kimigayo_sign::SecretKey,
     pub epoch: u64,
 }
 
@@ -31,7 +33,7 @@ pub fn repo() -> &'static Repo {
         kimigayo_pkg::build_index(&path, &key, 1, std::time::Duration::from_secs(86_400), vec![], std::time::SystemTime::now()).unwrap();
         let mut keys = kimigayo_sign::Keyring::new();
         keys.add(key.public(), "test");
-        Repo { _dir: dir, path, keys, epoch: cfg.source_date_epoch }
+        Repo { _dir: dir, path, keys, secret: key, epoch: cfg.source_date_epoch }
     })
 }
 
