@@ -7,8 +7,8 @@
 # of this kind has besides the Rust toolchain (gcc, git, qemu-utils, python3) is started as a
 # privileged podman container from that folder (`podman run --rootfs`). The machine's Rust
 # toolchain (its default toolchain and the rustup proxies) is copied in, the host's stays
-# untouched; its musl targets are removed first, as on a new machine. The docker CLI and the
-# machine's local CA certificates are the machine's own.
+# untouched; its musl targets are removed first, as on a new machine. The docker CLI, the
+# Docker Engine's socket and the machine's local CA certificates are the machine's own.
 # The checkout is cloned in (HEAD; with --worktree, plus uncommitted changes to tracked
 # files), the build cache and cargo registry start empty, and the README's commands run:
 #
@@ -146,6 +146,10 @@ EOC
 docker_mount=""
 if command -v docker >/dev/null; then
 	docker_mount="-v $(command -v docker):/usr/local/bin/docker:ro"
+fi
+# The machine's Docker Engine (started before every session and CI run): its socket.
+if [ -S /var/run/docker.sock ]; then
+	docker_mount="$docker_mount -v /var/run/docker.sock:/var/run/docker.sock"
 fi
 
 echo "clean-room: phases: $phases"
