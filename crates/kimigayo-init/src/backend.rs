@@ -56,14 +56,26 @@ impl Backend {
         kimigayo_rc::validate_service_name(name).is_ok() && self.rc.has_service(name)
     }
 
+    /// Every script's metadata, with this system applied (keyworded-out services and what
+    /// they provide count as met; see kimigayo_rc::system).
     pub fn catalog(&self) -> Result<Catalog, String> {
-        kimigayo_rc::load_catalog(&self.rc, &self.ctx.shell).map_err(rc_err)
+        let mut cat = kimigayo_rc::load_catalog(&self.rc, &self.ctx.shell).map_err(rc_err)?;
+        cat.apply_system(&self.rc_sys());
+        Ok(cat)
+    }
+
+    /// OpenRC's `rc_sys`: rc.conf's setting, else the container markers.
+    pub fn rc_sys(&self) -> kimigayo_rc::RcSys {
+        let conf = kimigayo_rc::RcConf::load(&self.rc).unwrap_or_default();
+        let env = if self.ctx.root == std::path::Path::new("/") { kimigayo_rc::system::container_env() } else { None };
+        kimigayo_rc::system::detect(&self.rc, &conf, env.as_deref())
     }
 
     pub fn svc_env(&self) -> SvcEnv {
         let mut env = SvcEnv::new(self.ctx.root.clone(), self.ctx.self_exe.clone());
         env.shell = self.ctx.shell.clone();
         env.stop_timeout = self.stop_timeout();
+        env.vars.push(("RC_SYS".into(), self.rc_sys().env_value()));
         env
     }
 
@@ -125,6 +137,7 @@ pub fn needs_of(cat: &Catalog, planned: &BTreeSet<String>) -> Needs {
         let groups = meta
             .need
             .iter()
+            .filter(|n| cat.get(n).is_some() || !cat.providers(n).is_empty() || !cat.satisfied.contains_key(*n))
             .map(|n| if cat.get(n).is_some() { vec![n.clone()] } else { cat.providers(n).into_iter().map(str::to_string).collect() })
             .collect();
         out.insert(svc.clone(), groups);

@@ -19,6 +19,7 @@ mod root;
 pub mod runlevel;
 mod shellvars;
 mod sysconf;
+pub mod system;
 
 pub use cache::{load_catalog, load_catalog_with, LoadReport};
 pub use error::{OrderError, RcError};
@@ -29,3 +30,4 @@ pub use rcconf::{yesno, RcConf};
 pub use root::{is_ignored_name, validate_service_name, RcRoot};
 pub use shellvars::{parse_shell_vars, read_shell_vars, MAX_VALUE};
 pub use sysconf::{apply_system_conf, disabled_set};
+pub use system::RcSys;

@@ -65,12 +65,17 @@ impl std::fmt::Display for LoadFailure {
 pub struct Catalog {
     pub services: BTreeMap<String, ServiceMeta>,
     pub failures: BTreeMap<String, LoadFailure>,
+    /// Names met without running anything, and why: services keyworded out on this system
+    /// and what they provide, `rc_provide`, the built-in virtual names (see
+    /// [`Catalog::apply_system`]).
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub satisfied: BTreeMap<String, String>,
 }
 
 impl Catalog {
     /// A catalog from in-memory metadata (tests, the pure ordering core).
     pub fn from_metas(metas: impl IntoIterator<Item = ServiceMeta>) -> Self {
-        Catalog { services: metas.into_iter().map(|m| (m.name.clone(), m)).collect(), failures: BTreeMap::new() }
+        Catalog { services: metas.into_iter().map(|m| (m.name.clone(), m)).collect(), failures: BTreeMap::new(), satisfied: BTreeMap::new() }
     }
     pub fn get(&self, name: &str) -> Option<&ServiceMeta> {
         self.services.get(name)

@@ -75,7 +75,7 @@ pub use seccompiler::TargetArch;
 pub use spawn::spawn_confined;
 pub use spec::{default_cap_drop, CapDrop, Namespaces, SandboxSpec, SeccompChoice, DEFAULT_KEEP_CAPS, KEYS};
 pub use syscalls::{native_arch, syscall_nr};
-pub use userns::{within_bounding_set, enter_user_namespace, probe_user_namespace, unprivileged_port_start, UsernsSupport};
+pub use userns::{within_bounding_set, enter_user_namespace, probe_user_namespace, root_is_mount_point, unprivileged_port_start, UsernsSupport};
 
 /// Syscalls the default filter denies with EPERM whatever their arguments (the list in the
 /// crate documentation).

@@ -247,3 +247,18 @@ mod tests {
         }
     }
 }
+
+/// Whether `/` is the root of a mount (statx STATX_ATTR_MOUNT_ROOT). Not when init runs in a
+/// chroot of a plain directory: a private mount namespace cannot be set up there (making `/`
+/// private fails with EINVAL), so services then share the mounts, as under OpenRC. True when
+/// the kernel cannot tell (before Linux 5.8).
+pub fn root_is_mount_point() -> bool {
+    const STATX_ATTR_MOUNT_ROOT: u64 = 0x2000;
+    // SAFETY: statx writes at most size_of::<statx>() bytes into buf.
+    let mut buf: libc::statx = unsafe { std::mem::zeroed() };
+    let rc = unsafe { libc::syscall(libc::SYS_statx, libc::AT_FDCWD, c"/".as_ptr(), 0, libc::STATX_BASIC_STATS, &mut buf as *mut libc::statx) };
+    if rc != 0 || buf.stx_attributes_mask & STATX_ATTR_MOUNT_ROOT == 0 {
+        return true;
+    }
+    buf.stx_attributes & STATX_ATTR_MOUNT_ROOT != 0
+}

@@ -20,6 +20,8 @@ pub struct SvcEnv {
     pub stop_timeout: Duration,
     /// `<root>/var/log/kimigayo/services.log`.
     pub log_file: PathBuf,
+    /// Set for every script besides the RC_* of the action (`RC_SYS`, …).
+    pub vars: Vec<(String, String)>,
 }
 
 impl SvcEnv {
@@ -32,6 +34,7 @@ impl SvcEnv {
             shell: PathBuf::from("/bin/sh"),
             self_exe: self_exe.into(),
             stop_timeout: Duration::from_secs(10),
+            vars: Vec::new(),
             root,
         }
     }

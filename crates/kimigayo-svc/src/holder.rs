@@ -253,6 +253,31 @@ enum Isolation {
 /// privileged; else, per `sandbox_userns`, inside a user namespace of its own; else degraded.
 /// Err: a real failure (message for the caller).
 fn isolate(h: &HolderArgs, conf: &ScriptConf, spec: &SandboxSpec) -> Result<Isolation, String> {
+    // Init in a chroot of a plain directory: no private mount namespace can be made there
+    // (`/` is not a mount), so the service shares the mounts (and the PID namespace, whose
+    // /proc would need one), as it would under OpenRC; the other namespaces still apply.
+    let mut pre_notes = Vec::new();
+    let adjusted;
+    let spec = if spec.namespaces.mount && !sb::root_is_mount_point() {
+        let mut s = spec.clone();
+        s.namespaces.mount = false;
+        s.namespaces.pid = false;
+        pre_notes.push("no mount or PID namespace: / is not a mount point (init runs in a chroot of a directory)".to_string());
+        adjusted = s;
+        &adjusted
+    } else {
+        spec
+    };
+    match isolate_spec(h, conf, spec)? {
+        Isolation::Done { spec, mut notes } => {
+            pre_notes.append(&mut notes);
+            Ok(Isolation::Done { spec, notes: pre_notes })
+        }
+        other => Ok(other),
+    }
+}
+
+fn isolate_spec(h: &HolderArgs, conf: &ScriptConf, spec: &SandboxSpec) -> Result<Isolation, String> {
     let mut policy = UsernsPolicy::from_value(&h.service, conf.get(fallback::USERNS_KEY).as_deref())?;
     let mut d = if spec.namespaces.user {
         // Asked for by name (sandbox_namespaces="user mount ..."): always inside one.

@@ -33,6 +33,7 @@ pub fn environment(env: &SvcEnv, service: &str, extra: &[(String, String)]) -> V
             v.push((k.to_string(), val));
         }
     }
+    v.extend(env.vars.iter().cloned());
     v.extend(extra.iter().cloned());
     v
 }

@@ -107,7 +107,15 @@ pub fn main(args: &[OsString]) -> i32 {
     }
     // With --json the action's own OpenRC lines go to stderr, so stdout holds only the JSON.
     let saved = if json { redirect_stdout_to_stderr() } else { None };
-    let result = b.action(name, action, &extra);
+    // Like OpenRC's openrc-run, every further word is one more command, run in order until
+    // one fails (`rc-service web stop start`); commands take no arguments there either.
+    let mut result = b.action(name, action, &[]);
+    for word in &extra {
+        match result {
+            Ok(0) => result = b.action(name, word, &[]),
+            _ => break,
+        }
+    }
     if let Some(fd) = saved {
         restore_stdout(fd);
     }

@@ -88,9 +88,11 @@ pub fn run(ctx: &Ctx, pump: &mut Pump, services: &dyn Services, mode: Mode, reas
     let console = crate::log::Log::new(None);
     report.unmount = unmount::unmount_all(mode, &console);
     pump.reap();
+    let stop_failed: Vec<&str> = report.stopped.iter().filter(|(_, o)| !o.ok()).map(|(s, _)| s.as_str()).collect();
+    let failed_stops = if stop_failed.is_empty() { String::new() } else { format!(" ({} failed to stop: {})", stop_failed.len(), stop_failed.join(", ")) };
     console.info(&format!(
-        "Shutdown complete: {} service(s) stopped, {} process(es) killed, {} remaining, {} unmounted, {} read-only, {} failed",
-        report.stopped.len(),
+        "Shutdown complete: {} service(s) stopped{failed_stops}, {} process(es) killed, {} remaining, {} unmounted, {} read-only, {} failed",
+        report.stopped.len() - stop_failed.len(),
         report.killed,
         report.remaining,
         report.unmount.unmounted.len(),

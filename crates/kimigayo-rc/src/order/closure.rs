@@ -13,6 +13,8 @@ pub(crate) enum Resolved<'a> {
     Virtual(Vec<&'a str>),
     /// A script of that name exists but failed to load.
     Broken(&'a str),
+    /// Met without running anything (keyworded out here, `rc_provide`, a built-in virtual).
+    Satisfied,
     Missing,
 }
 
@@ -24,10 +26,12 @@ pub(crate) fn resolve<'a>(cat: &'a Catalog, name: &str) -> Resolved<'a> {
         return Resolved::Broken(k);
     }
     let p = cat.providers(name);
-    if p.is_empty() {
-        Resolved::Missing
-    } else {
+    if !p.is_empty() {
         Resolved::Virtual(p)
+    } else if cat.satisfied.contains_key(name) {
+        Resolved::Satisfied
+    } else {
+        Resolved::Missing
     }
 }
 
@@ -65,6 +69,7 @@ pub(crate) fn need_closure(
                     let f = &cat.failures[b];
                     return Err(OrderError::Broken { service: b.to_owned(), needed_by: Some(s.clone()), reason: f.reason.clone() });
                 }
+                Resolved::Satisfied => continue,
                 Resolved::Missing => return Err(OrderError::MissingNeed { service: s.clone(), need: n.clone() }),
                 Resolved::Virtual(p) => {
                     if p.contains(&s.as_str()) {

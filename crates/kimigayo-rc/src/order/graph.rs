@@ -70,7 +70,7 @@ impl Graph {
             match resolve(cat, name) {
                 Resolved::Real(r) | Resolved::Broken(r) => if set.contains(r) { vec![r.to_owned()] } else { Vec::new() },
                 Resolved::Virtual(p) => p.into_iter().filter(|x| set.contains(*x)).map(str::to_owned).collect(),
-                Resolved::Missing => Vec::new(),
+                Resolved::Missing | Resolved::Satisfied => Vec::new(),
             }
         };
         for a in set {

@@ -71,6 +71,8 @@ pub fn start_plan(cat: &Catalog, targets: &[String], disabled: &BTreeSet<String>
             plan.warn(format!("'{t}' is disabled (services.disabled in system.conf); not starting it"));
         } else if cat.services.contains_key(t) {
             seeds.push(t.clone());
+        } else if cat.satisfied.contains_key(t) {
+            // Keyworded out on this system (e.g. `hostname` in a container): nothing to start.
         } else if let Some(f) = cat.failures.get(t) {
             return Err(OrderError::Broken { service: t.clone(), needed_by: None, reason: f.reason.clone() });
         } else {
@@ -175,7 +177,7 @@ fn reaches_any(cat: &Catalog, start: &str, targets: &BTreeSet<String>) -> bool {
             match resolve(cat, n) {
                 Resolved::Real(r) | Resolved::Broken(r) => stack.push(r.to_owned()),
                 Resolved::Virtual(p) => stack.extend(p.into_iter().map(str::to_owned)),
-                Resolved::Missing => {}
+                Resolved::Missing | Resolved::Satisfied => {}
             }
         }
     }

@@ -76,6 +76,8 @@ struct Args {
     background: bool,
     retry: Option<String>,
     signal: i32,
+    /// `--signal` was given: without --start/--stop/--status it is OpenRC's signal mode.
+    signal_given: bool,
     quiet: bool,
     test: bool,
     oknodo: bool,
@@ -111,7 +113,10 @@ fn parse(args: &[OsString]) -> Result<Args, String> {
                     "remove-pidfile" => a.remove_pidfile = true,
                     "background" => a.background = true,
                     "retry" => a.retry = Some(v),
-                    "signal" => a.signal = parse_signal(&v).ok_or_else(|| format!("invalid signal `{v}'"))?,
+                    "signal" => {
+                        a.signal = parse_signal(&v).ok_or_else(|| format!("invalid signal `{v}'"))?;
+                        a.signal_given = true;
+                    }
                     "quiet" => a.quiet = true,
                     "test" => a.test = true,
                     "oknodo" => a.oknodo = true,
@@ -141,6 +146,7 @@ pub fn start_stop_daemon_main(args: &[OsString]) -> i32 {
         Some("start") => start(a),
         Some("stop") => stop(a),
         Some("status") => status(a),
+        None if a.signal_given => send_signal(a),
         _ => {
             err("need one of --start, --stop or --status (see --help)");
             1
@@ -294,6 +300,38 @@ fn stop(a: Args) -> i32 {
         }
         2
     }
+}
+
+/// `--signal SIG` alone (OpenRC's reload idiom: `start-stop-daemon --signal HUP --pidfile F`):
+/// send it to the matching processes, wait for nothing, keep the pidfile.
+fn send_signal(a: Args) -> i32 {
+    let m = matcher(&a);
+    if m.is_empty() {
+        err("--signal needs --exec, --pidfile, --name or --user");
+        return 1;
+    }
+    let pids = m.find();
+    if pids.is_empty() {
+        if !a.quiet {
+            err("no matching processes found");
+        }
+        return 1;
+    }
+    if a.test {
+        println!("Would send signal {} to {:?}", a.signal, pids);
+        return 0;
+    }
+    let mut failed = false;
+    for p in &pids {
+        // SAFETY: kill(2) on a pid found by the matcher.
+        if unsafe { libc::kill(*p, a.signal) } != 0 {
+            failed = true;
+            if !a.quiet {
+                err(&format!("cannot send signal {} to {p}: {}", a.signal, std::io::Error::last_os_error()));
+            }
+        }
+    }
+    i32::from(failed)
 }
 
 fn status(a: Args) -> i32 {
