@@ -109,6 +109,7 @@ fn start(env: &SvcEnv, sd: &StateDir, conf: &ScriptConf) -> Result<i32, SvcError
     let (rd, wr) = pump::pipe_cloexec().map_err(|e| SvcError::Spawn { service: service.clone(), command: "pipe".into(), detail: e.to_string() })?;
     let args = HolderArgs::new(env, "start", service, "start", &[]);
     let mut cmd = Command::new(&env.self_exe);
+    cmd.envs(env.vars.iter().map(|(k, v)| (k, v)));
     cmd.arg("holder").args(args.to_args()).stdin(Stdio::null());
     unsafe {
         cmd.pre_exec(move || {
@@ -201,6 +202,7 @@ fn spawn_runner(env: &SvcEnv, sd: &StateDir, conf: &ScriptConf, mode: &str, acti
         args.stop_timeout_ms = d.as_millis() as u64;
     }
     let status = Command::new(&env.self_exe)
+        .envs(env.vars.iter().map(|(k, v)| (k, v)))
         .arg("holder")
         .args(args.to_args())
         .stdin(Stdio::null())

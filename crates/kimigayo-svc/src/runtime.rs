@@ -28,12 +28,16 @@ pub fn environment(env: &SvcEnv, service: &str, extra: &[(String, String)]) -> V
         ("KIMIGAYO_STATE_DIR".to_string(), s(&env.state_dir)),
         ("KIMIGAYO_SVC_LOG".to_string(), s(&env.log_file)),
     ];
-    for k in ["TERM", "LANG", "LC_ALL", "EINFO_QUIET", "EINFO_VERBOSE"] {
+    // RC_SYS reaches the holder through its environment (set by whoever spawned it).
+    for k in ["TERM", "LANG", "LC_ALL", "EINFO_QUIET", "EINFO_VERBOSE", "RC_SYS"] {
         if let Ok(val) = std::env::var(k) {
             v.push((k.to_string(), val));
         }
     }
-    v.extend(env.vars.iter().cloned());
+    for (k, val) in &env.vars {
+        v.retain(|(x, _)| x != k);
+        v.push((k.clone(), val.clone()));
+    }
     v.extend(extra.iter().cloned());
     v
 }
