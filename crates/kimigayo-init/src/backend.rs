@@ -100,6 +100,39 @@ impl Backend {
         kimigayo_svc::run_action(&self.svc_env(), name, &Action::parse(action)).map(|o| o.code).map_err(|e| e.to_string())
     }
 
+    /// `rc-service X start` without `-D`: what X needs (and wants, if it can start) is started
+    /// first, in dependency order, like OpenRC; a need that fails stops the start of X with
+    /// both named. Services already started are left alone.
+    pub fn start_with_deps(&self, name: &str) -> Result<i32, String> {
+        let cat = self.catalog()?;
+        let disabled = kimigayo_rc::disabled_set(&self.rc).map_err(rc_err)?;
+        let plan = kimigayo_rc::start_plan(&cat, &[name.to_string()], &disabled).map_err(|e| e.to_string())?;
+        let needs = needs_of(&cat, &plan.waves.iter().flatten().cloned().collect());
+        let (mut started, mut failed) = (BTreeSet::new(), BTreeSet::new());
+        for svc in plan.order() {
+            if svc == name {
+                break;
+            }
+            if self.status(svc).is_ok_and(|s| s.state == "started") {
+                started.insert(svc.to_string());
+                continue;
+            }
+            if crate::orchestrate::blocked::blocked_by(svc, &needs, &started, &failed).is_some() {
+                failed.insert(svc.to_string());
+                continue;
+            }
+            if self.action(svc, "start", &[])? == 0 {
+                started.insert(svc.to_string());
+            } else {
+                failed.insert(svc.to_string());
+            }
+        }
+        if let Some(by) = crate::orchestrate::blocked::blocked_by(name, &needs, &started, &failed) {
+            return Err(format!("cannot start {name} as {by} would not start"));
+        }
+        self.action(name, "start", &[])
+    }
+
     pub fn runlevels(&self) -> Vec<String> {
         runlevel::levels(&self.rc).unwrap_or_default()
     }

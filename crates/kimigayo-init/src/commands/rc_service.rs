@@ -109,7 +109,8 @@ pub fn main(args: &[OsString]) -> i32 {
     let saved = if json { redirect_stdout_to_stderr() } else { None };
     // Like OpenRC's openrc-run, every further word is one more command, run in order until
     // one fails (`rc-service web stop start`); commands take no arguments there either.
-    let mut result = b.action(name, action, &[]);
+    let start_deps = action == "start" && !p.has("nodeps") && !b.status(name).is_ok_and(|s| s.state == "started");
+    let mut result = if start_deps { b.start_with_deps(name) } else { b.action(name, action, &[]) };
     for word in &extra {
         match result {
             Ok(0) => result = b.action(name, word, &[]),
