@@ -76,13 +76,21 @@ impl Backend {
         env.shell = self.ctx.shell.clone();
         env.stop_timeout = self.stop_timeout();
         env.vars.push(("RC_SYS".into(), self.rc_sys().env_value()));
+        // RC_RUNLEVEL: set by init for the actions of a boot or shutdown; else the runlevel
+        // the last boot reached.
+        let level = std::env::var("RC_RUNLEVEL")
+            .ok()
+            .or_else(|| std::fs::read_to_string(self.ctx.softlevel()).ok())
+            .map(|s| s.trim().to_string())
+            .filter(|s| !s.is_empty());
+        env.vars.push(("RC_RUNLEVEL".into(), level.unwrap_or_else(|| "default".into())));
         env
     }
 
     pub fn status(&self, name: &str) -> Result<Status, String> {
         let st = kimigayo_svc::status(&self.svc_env(), name).map_err(|e| e.to_string())?;
         Ok(Status {
-            code: st.state.exit_code(),
+            code: st.exit_code(),
             state: st.state.as_str().to_string(),
             name: st.name,
             holder_pid: st.holder_pid,

@@ -68,7 +68,7 @@ pub fn run_action(env: &SvcEnv, service: &str, action: &Action) -> Result<Outcom
                 spawn_runner(env, &sd, &conf, mode, "status")?
             } else {
                 print_status(st.state);
-                st.state.exit_code()
+                st.exit_code()
             }
         }
         Action::Zap => {
@@ -102,7 +102,7 @@ fn start(env: &SvcEnv, sd: &StateDir, conf: &ScriptConf) -> Result<i32, SvcError
     }
     sd.write("conf.json", &serde_json::to_string(conf).expect("plain data"))?;
     sd.set_restarts(0)?;
-    for f in ["last-exit", "last-failure", "holder.pid", "output.log"] {
+    for f in ["last-exit", "last-failure", "holder.pid", "output.log", "started-once"] {
         sd.remove(f);
     }
     sd.set_state(State::Starting)?;

@@ -335,8 +335,18 @@ fn isolate_spec(h: &HolderArgs, conf: &ScriptConf, spec: &SandboxSpec) -> Result
 }
 
 /// Child side of every action: stdio, signals, cwd "/", confinement, exec the runtime shell.
-fn exec_action(out: RawFd, confined: &Prepared, inv: &ShellInvocation) -> ! {
+/// `keep_stderr`: an action run for a command (`rc-service X reload`) writes its errors and
+/// warnings (eerror, ewarn) to the caller's stderr, as under OpenRC; a start run by the
+/// holder sends both streams through its log.
+fn exec_action(out: RawFd, confined: &Prepared, inv: &ShellInvocation, keep_stderr: bool) -> ! {
     pump::child_stdio(out);
+    if keep_stderr {
+        // SAFETY: dup2 of the holder's own stderr, saved before child_stdio replaced fd 2.
+        unsafe {
+            libc::dup2(SAVED_STDERR, 2);
+            libc::close(SAVED_STDERR);
+        }
+    }
     Pump::child_reset_signals();
     unsafe { libc::chdir(c"/".as_ptr()) };
     if let Err(e) = confined.confine() {
@@ -528,6 +538,7 @@ impl<'a> Holder<'a> {
             let action = self.run_start_action();
             let (event, exit) = if action.success() {
                 let _ = self.sd.set_state(State::Started);
+                let _ = self.sd.write("started-once", "1");
                 self.main_pid = self.read_main_pid();
                 if !reported {
                     report("exit 0");
@@ -616,7 +627,7 @@ impl<'a> Holder<'a> {
         let inv = ShellInvocation::new(self.env, &self.h.service, "start", &self.h.args, &extra_env(self.conf, scope));
         let out = self.pump().write_fd;
         let pid = match pump::fork() {
-            Ok(0) => exec_action(out, self.confined, &inv),
+            Ok(0) => exec_action(out, self.confined, &inv, false),
             Ok(pid) => pid,
             Err(e) => {
                 let msg = format!(" * ERROR: {}: fork: {e}\n", self.h.service);
@@ -791,6 +802,10 @@ fn join_mode(h: &HolderArgs, env: &SvcEnv, sd: &StateDir, conf: &ScriptConf, spe
 }
 
 /// Fork, confine, run the action; copy its output to our stdout; its exit code.
+/// Where exec_action finds the caller's stderr (above the descriptors the pump uses; closed
+/// again before the script runs).
+const SAVED_STDERR: RawFd = 250;
+
 fn run_child_action(h: &HolderArgs, env: &SvcEnv, conf: &ScriptConf, confined: &Prepared, scope: Option<i32>) -> i32 {
     let mut pump = match Pump::new(Some(1), None) {
         Ok(p) => p,
@@ -801,7 +816,11 @@ fn run_child_action(h: &HolderArgs, env: &SvcEnv, conf: &ScriptConf, confined: &
     };
     let inv = ShellInvocation::new(env, &h.service, &h.action, &h.args, &extra_env(conf, scope));
     let pid = match pump::fork() {
-        Ok(0) => exec_action(pump.write_fd, confined, &inv),
+        Ok(0) => {
+            // SAFETY: keep the caller's stderr at a known descriptor for exec_action.
+            unsafe { libc::dup2(2, SAVED_STDERR) };
+            exec_action(pump.write_fd, confined, &inv, true)
+        }
         Ok(pid) => pid,
         Err(e) => {
             eprintln!(" * ERROR: {}: fork: {e}", h.service);

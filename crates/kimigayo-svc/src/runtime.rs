@@ -29,7 +29,7 @@ pub fn environment(env: &SvcEnv, service: &str, extra: &[(String, String)]) -> V
         ("KIMIGAYO_SVC_LOG".to_string(), s(&env.log_file)),
     ];
     // RC_SYS reaches the holder through its environment (set by whoever spawned it).
-    for k in ["TERM", "LANG", "LC_ALL", "EINFO_QUIET", "EINFO_VERBOSE", "RC_SYS"] {
+    for k in ["TERM", "LANG", "LC_ALL", "EINFO_QUIET", "EINFO_VERBOSE", "RC_SYS", "RC_RUNLEVEL"] {
         if let Ok(val) = std::env::var(k) {
             v.push((k.to_string(), val));
         }

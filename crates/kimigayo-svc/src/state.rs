@@ -97,9 +97,21 @@ pub struct ServiceStatus {
     pub restarts: u32,
     pub last_exit: Option<String>,
     pub log_tail: Vec<String>,
+    /// The last start never got the service started (its start action failed): OpenRC
+    /// reports such a service as stopped (status 3), a started one that died as crashed (32).
+    #[serde(default)]
+    pub start_failed: bool,
 }
 
 impl ServiceStatus {
+    /// `rc-service X status` exit code (OpenRC's): a failed start is "stopped" (3).
+    pub fn exit_code(&self) -> i32 {
+        if self.state == State::Failed && self.start_failed {
+            return State::Stopped.exit_code();
+        }
+        self.state.exit_code()
+    }
+
     pub fn to_json(&self) -> serde_json::Value {
         serde_json::to_value(self).expect("ServiceStatus is plain data")
     }
@@ -213,6 +225,7 @@ impl StateDir {
             sandbox_degraded: self.read(crate::fallback::STATE_FILE).map(|s| s.trim().to_string()).filter(|s| !s.is_empty()),
             restarts: self.restarts(),
             last_exit: self.read("last-exit").map(|s| s.trim().to_string()).filter(|s| !s.is_empty()),
+            start_failed: state == State::Failed && self.read("started-once").is_none(),
             log_tail,
         }
     }

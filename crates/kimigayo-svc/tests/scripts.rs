@@ -217,8 +217,9 @@ start_pre() {
     let log = root.log();
     assert!(log.contains("service=bad event=start-failed status=3 next=failed"), "{log}");
     assert!(log.contains("  | ") && log.contains("is broken"), "{log}");
+    // A start that failed is "stopped" to `status`, as in OpenRC (32 is for a crash).
     let r = root.openrc("bad", "status");
-    assert_eq!(r.code, 32, "{}", r.all());
+    assert_eq!(r.code, 3, "{}", r.all());
     // The JSON form carries the same facts.
     let j = st.to_json();
     assert_eq!(j["state"], "failed");

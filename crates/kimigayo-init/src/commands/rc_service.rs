@@ -107,14 +107,16 @@ pub fn main(args: &[OsString]) -> i32 {
     }
     // With --json the action's own OpenRC lines go to stderr, so stdout holds only the JSON.
     let saved = if json { redirect_stdout_to_stderr() } else { None };
-    // Like OpenRC's openrc-run, every further word is one more command, run in order until
-    // one fails (`rc-service web stop start`); commands take no arguments there either.
+    // Like OpenRC's openrc-run, every further word is one more command, run in order
+    // (`rc-service web stop start`); commands take no arguments there either.
     let start_deps = action == "start" && !p.has("nodeps") && !b.status(name).is_ok_and(|s| s.state == "started");
     let mut result = if start_deps { b.start_with_deps(name) } else { b.action(name, action, &[]) };
     for word in &extra {
-        match result {
-            Ok(0) => result = b.action(name, word, &[]),
-            _ => break,
+        // Every word runs even after one failed (OpenRC reports each unknown one); the exit
+        // status is the last failure's.
+        let r = b.action(name, word, &[]);
+        if !matches!(r, Ok(0)) || matches!(result, Ok(0)) {
+            result = r;
         }
     }
     if let Some(fd) = saved {

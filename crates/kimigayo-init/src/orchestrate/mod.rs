@@ -39,9 +39,11 @@ pub struct WaveOptions<'a> {
     /// Stop launching new waves once a shutdown was requested (boot); shutdown itself sets
     /// this to false.
     pub abort_on_shutdown: bool,
+    /// The runlevel being entered (scripts see it as RC_RUNLEVEL; `shutdown` at shutdown).
+    pub runlevel: &'a str,
 }
 
-fn spawn_action(ctx: &Ctx, svc: &str, action: &str) -> Result<i32, String> {
+fn spawn_action(ctx: &Ctx, svc: &str, action: &str, runlevel: &str) -> Result<i32, String> {
     let out = ctx.action_out(svc, action);
     if let Some(dir) = out.parent() {
         std::fs::create_dir_all(dir).map_err(|e| format!("{}: {e}", dir.display()))?;
@@ -52,6 +54,7 @@ fn spawn_action(ctx: &Ctx, svc: &str, action: &str) -> Result<i32, String> {
         .arg0("kimigayo-init")
         .args(["--run-action", svc, action])
         .env("KIMIGAYO_ROOT", &ctx.root)
+        .env("RC_RUNLEVEL", runlevel)
         .stdin(Stdio::null())
         .stdout(file)
         .stderr(err)
@@ -85,7 +88,7 @@ pub fn run_waves(
                 continue;
             }
             pump.log.file_only(&format!("{} {svc}", opts.action));
-            match spawn_action(ctx, svc, opts.action) {
+            match spawn_action(ctx, svc, opts.action, opts.runlevel) {
                 Ok(pid) => {
                     running.insert(pid, (svc.clone(), Instant::now()));
                 }
