@@ -27,6 +27,7 @@ fn run(cfg: &BuildConfig, wanted: &[String]) -> Result<(f64, Vec<Outcome>)> {
 }
 
 pub fn bench(mut cfg: BuildConfig) -> Result<ExitCode> {
+    let fixtures = cfg.cache_dir.join("test-fixtures");
     let scratch = tempfile::Builder::new().prefix("bench-").tempdir_in(std::env::temp_dir())?;
     cfg.cache_dir = scratch.path().join("cache");
     cfg.repo_dir = scratch.path().join("repo");
@@ -74,7 +75,7 @@ pub fn bench(mut cfg: BuildConfig) -> Result<ExitCode> {
     kpkg(&cfg.repo_dir, scratch.path())?;
     crate::bench_image::bench(&cfg.project_root, &cfg.repo_dir, cfg.source_date_epoch, scratch.path())?;
     // Needs unshare(1) and root; without them the other tables still stand.
-    if let Err(e) = bench_init::bench(&cfg.repo_dir, scratch.path()) {
+    if let Err(e) = bench_init::bench(&cfg.repo_dir, scratch.path(), &fixtures) {
         println!("\nINIT: not measured: {e:#}");
     }
     Ok(ExitCode::SUCCESS)

@@ -8,6 +8,12 @@
 //! - shutdown: from SIGTERM to PID 1 until it exited (every daemon stopped).
 //!
 //! The kimigayo-init binary is the one from the freshly built kimigayo-init package.
+//!
+//! Beside them, real OpenRC 0.45 (Debian's `openrc` package in a Debian 12 root made by
+//! mmdebstrap, cached in the build cache's test-fixtures) runs the same 20 scripts, same
+//! rc.conf (`rc_parallel="YES"`), chrooted in the same kind of fresh namespaces: boot is
+//! `openrc sysinit; openrc boot; openrc default` until all started, shutdown `openrc shutdown`
+//! on SIGTERM. (OpenRC keeps no daemon of its own: its PID 1 column shows the shell.)
 
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
@@ -41,14 +47,25 @@ fn script(root: &Path, i: usize) -> String {
 }
 
 fn make_root(dir: &Path) -> Result<()> {
+    make_root_with(dir, dir)
+}
+
+/// The 20 scripts under `dir`, their pidfiles under `prefix` (the root as scripts see it).
+fn make_root_with(dir: &Path, prefix: &Path) -> Result<()> {
     for d in ["etc/init.d", "etc/conf.d", "etc/runlevels/sysinit", "etc/runlevels/boot", "etc/runlevels/default", "etc/runlevels/shutdown", "run", "var/log"] {
         std::fs::create_dir_all(dir.join(d))?;
+    }
+    for level in ["sysinit", "boot", "default"] {
+        // A Debian root's own runlevel entries (procps, hwclock.sh, …) are not part of the 20.
+        for e in std::fs::read_dir(dir.join("etc/runlevels").join(level))? {
+            let _ = std::fs::remove_file(e?.path());
+        }
     }
     std::fs::write(dir.join("etc/rc.conf"), "rc_parallel=\"YES\"\nrc_timeout_stopsec=\"5\"\n")?;
     for i in 1..=SERVICES {
         let name = format!("svc{i:02}");
         let p = dir.join("etc/init.d").join(&name);
-        std::fs::write(&p, script(dir, i))?;
+        std::fs::write(&p, script(prefix, i))?;
         std::fs::set_permissions(&p, std::os::unix::fs::PermissionsExt::from_mode(0o755))?;
         std::os::unix::fs::symlink(format!("/etc/init.d/{name}"), dir.join("etc/runlevels/default").join(&name))?;
     }
@@ -200,6 +217,56 @@ fn one_loop(scratch: &Path, n: usize) -> Result<Sample> {
     Ok(s)
 }
 
+/// Debian 12 with OpenRC 0.45, as the conformance test caches it (mmdebstrap once).
+fn openrc_rootfs_tar(fixtures: &Path) -> Result<PathBuf> {
+    std::fs::create_dir_all(fixtures)?;
+    let tar = fixtures.join("debian-bookworm-openrc-0.45.tar");
+    if !tar.exists() {
+        eprintln!("init: making a Debian 12 root with OpenRC 0.45 (mmdebstrap, once) in {}", fixtures.display());
+        let part = fixtures.join("debian-bookworm-openrc-0.45.tar.part");
+        let o = Command::new("mmdebstrap")
+            .args(["--quiet", "--variant=minbase", "--format=tar", "--include=openrc,procps"])
+            .args(["--dpkgopt=path-exclude=/usr/share/doc/*", "--dpkgopt=path-exclude=/usr/share/man/*", "--dpkgopt=path-exclude=/usr/share/locale/*"])
+            .arg("bookworm")
+            .arg(&part)
+            .arg("http://deb.debian.org/debian")
+            .output()
+            .context("running mmdebstrap (scripts/setup.sh installs it)")?;
+        if !o.status.success() {
+            bail!("mmdebstrap failed: {}", String::from_utf8_lossy(&o.stderr));
+        }
+        std::fs::rename(&part, &tar)?;
+    }
+    Ok(tar)
+}
+
+fn one_openrc(root: &Path) -> Result<Sample> {
+    let _ = std::fs::remove_dir_all(root.join("run"));
+    std::fs::create_dir_all(root.join("run"))?;
+    let run = root.join("bench/run");
+    let _ = std::fs::remove_dir_all(&run);
+    std::fs::create_dir_all(&run)?;
+    let booted = root.join("bench/booted");
+    let _ = std::fs::remove_file(&booted);
+    let mut cmd = unshare();
+    cmd.arg("chroot").arg(root).args([
+        "/bin/sh",
+        "-c",
+        "mount -t proc proc /proc; openrc sysinit >/dev/null 2>&1; openrc boot >/dev/null 2>&1; openrc default >/dev/null 2>&1; \
+         : > /bench/booted; trap 'openrc shutdown >/dev/null 2>&1; exit 0' TERM; while :; do sleep 1 & wait $!; done",
+    ]);
+    let log = root.join("openrc-bench.log");
+    cmd.stdout(std::fs::File::create(&log)?).stderr(std::fs::File::create(&log)?.try_clone()?);
+    measure(cmd, &booted, || {
+        let up = live_pidfiles(&run, "svc");
+        if up != SERVICES {
+            bail!("OpenRC started {up} of {SERVICES} services");
+        }
+        Ok(())
+    })
+    .with_context(|| format!("OpenRC's output: {}", std::fs::read_to_string(&log).unwrap_or_default().lines().rev().take(5).collect::<Vec<_>>().join(" | ")))
+}
+
 /// Unpacks sbin/kimigayo-init from the kimigayo-init package in `repo`.
 fn init_binary(repo: &Path, scratch: &Path) -> Result<PathBuf> {
     let pkgs = kimigayo_package::Repository::new(repo).packages()?;
@@ -223,21 +290,49 @@ fn median(mut v: Vec<f64>) -> f64 {
 }
 
 /// Runs both, prints the table.
-pub fn bench(repo: &Path, scratch: &Path) -> Result<()> {
+pub fn bench(repo: &Path, scratch: &Path, fixtures: &Path) -> Result<()> {
     let bin = init_binary(repo, scratch)?;
-    eprintln!("init: {RUNS} boots + shutdowns of {SERVICES} services as PID 1 ({}), and of a shell loop", bin.display());
-    let mut init = Vec::new();
-    let mut shell = Vec::new();
+    eprintln!("init: {RUNS} boots + shutdowns of {SERVICES} services as PID 1 ({}), under real OpenRC, and of a shell loop", bin.display());
+    // The OpenRC root: Debian 12 + openrc, with the same 20 scripts (pidfiles under its /run).
+    let openrc_root = scratch.join("openrc-root");
+    let openrc = openrc_rootfs_tar(fixtures).and_then(|tar| {
+        std::fs::create_dir_all(&openrc_root)?;
+        let st = Command::new("tar").arg("-xf").arg(&tar).arg("-C").arg(&openrc_root).status()?;
+        if !st.success() {
+            bail!("unpacking {} failed", tar.display());
+        }
+        // Pidfiles and the boot marker outside /run: Debian's `openrc sysinit` mounts a tmpfs
+        // there, which the measuring side could not see.
+        std::fs::create_dir_all(openrc_root.join("bench"))?;
+        make_root_with(&openrc_root, Path::new("/bench"))
+    });
+    let (mut init, mut shell, mut orc) = (Vec::new(), Vec::new(), Vec::new());
+    let mut openrc_err = openrc.err().map(|e| format!("{e:#}"));
     for n in 0..RUNS {
         init.push(one_init(&bin, scratch, n)?);
         shell.push(one_loop(scratch, n)?);
+        if openrc_err.is_none() {
+            match one_openrc(&openrc_root) {
+                Ok(s) => orc.push(s),
+                Err(e) => openrc_err = Some(format!("{e:#}")),
+            }
+        }
     }
     let col = |v: &[Sample], f: fn(&Sample) -> f64| median(v.iter().map(f).collect());
-    println!("\n{:<44} {:>14} {:>14}", format!("INIT ({SERVICES} daemons, median of {RUNS})"), "KIMIGAYO-INIT", "SHELL LOOP");
-    println!("{:<44} {:>14.1} {:>14.1}", "boot: PID 1 start → all started (ms)", col(&init, |s| s.boot * 1e3), col(&shell, |s| s.boot * 1e3));
-    println!("{:<44} {:>14.0} {:>14.0}", "PID 1 VmRSS while they run (KiB)", col(&init, |s| s.rss as f64), col(&shell, |s| s.rss as f64));
-    println!("{:<44} {:>14.1} {:>14.1}", "shutdown: SIGTERM → PID 1 exited (ms)", col(&init, |s| s.shutdown * 1e3), col(&shell, |s| s.shutdown * 1e3));
-    println!("(kimigayo-init: every daemon in its own namespaces under seccomp, dependency waves, state, logs; the loop: none of it)");
+    let ocol = |f: fn(&Sample) -> f64, prec: usize| if orc.is_empty() || openrc_err.is_some() { "-".to_string() } else { format!("{:.*}", prec, col(&orc, f)) };
+    println!("\n{:<44} {:>14} {:>14} {:>14}", format!("INIT ({SERVICES} daemons, median of {RUNS})"), "KIMIGAYO-INIT", "OPENRC 0.45", "SHELL LOOP");
+    println!("{:<44} {:>14.1} {:>14} {:>14.1}", "boot: PID 1 start → all started (ms)", col(&init, |s| s.boot * 1e3), ocol(|s| s.boot * 1e3, 1), col(&shell, |s| s.boot * 1e3));
+    println!("{:<44} {:>14.0} {:>14} {:>14.0}", "PID 1 VmRSS while they run (KiB)", col(&init, |s| s.rss as f64), "(no daemon)", col(&shell, |s| s.rss as f64));
+    println!("{:<44} {:>14.1} {:>14} {:>14.1}", "shutdown: SIGTERM → PID 1 exited (ms)", col(&init, |s| s.shutdown * 1e3), ocol(|s| s.shutdown * 1e3, 1), col(&shell, |s| s.shutdown * 1e3));
+    if !orc.is_empty() && openrc_err.is_none() {
+        println!("{:<44} {:>14.2}", "boot speed-up over OpenRC (×)", col(&orc, |s| s.boot) / col(&init, |s| s.boot));
+    }
+    let size = std::fs::metadata(&bin).map(|m| m.len()).unwrap_or(0);
+    println!("{:<44} {:>14}", "init binary, installed (B)", size);
+    if let Some(e) = openrc_err {
+        println!("(OpenRC not measured: {e})");
+    }
+    println!("(kimigayo-init: every daemon in its own namespaces under seccomp, dependency waves, state, logs; OpenRC: no namespaces; the loop: none of it)");
     Ok(())
 }
 
@@ -253,7 +348,8 @@ mod tests {
         let repo = std::env::var("KIMIGAYO_BENCH_REPO").unwrap_or_else(|_| concat!(env!("CARGO_MANIFEST_DIR"), "/../../out/repo").into());
         let scratch = tempfile::tempdir().unwrap();
         let t = Instant::now();
-        bench(Path::new(&repo), scratch.path()).unwrap();
+        let fixtures = std::env::var("HOME").map(|h| Path::new(&h).join(".cache/kimigayo/test-fixtures")).unwrap();
+        bench(Path::new(&repo), scratch.path(), &fixtures).unwrap();
         eprintln!("init section took {:?}", t.elapsed());
     }
 
