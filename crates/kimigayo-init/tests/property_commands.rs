@@ -39,7 +39,9 @@ impl M {
         match self {
             M::Started => 0,
             M::Stopped => 3,
-            M::Failed => 32,
+            // A start that failed is reported as stopped, as OpenRC 0.45 does (checked by
+            // kimigayo-image's openrc_conformance test); 32 is for a crash after starting.
+            M::Failed => 3,
         }
     }
 }
