@@ -27,8 +27,19 @@ fn basename(arg0: &OsString) -> String {
     Path::new(arg0).file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default()
 }
 
+/// Commands people pipe into `head` behave like Unix tools when the reader goes away: the
+/// default SIGPIPE ends them quietly (Rust ignores it, so a print would fail or panic).
+/// Never for init itself.
+fn quiet_on_closed_stdout() {
+    // SAFETY: resetting a signal disposition at startup, before any thread exists.
+    unsafe { libc::signal(libc::SIGPIPE, libc::SIG_DFL) };
+}
+
 /// Runs one applet; `args` excludes the applet's own name.
 pub fn run_applet(name: &str, args: &[OsString]) -> i32 {
+    if matches!(name, "rc-service" | "rc-update" | "rc-status" | "checkpath") {
+        quiet_on_closed_stdout();
+    }
     match name {
         "init" | "linuxrc" => init(args),
         "rc-service" => commands::rc_service::main(args),

@@ -254,6 +254,11 @@ fn run(cli: Cli) -> Result<ExitCode> {
 }
 
 fn main() -> ExitCode {
+    // A closed stdout (`… | head -n1`) ends the program quietly, like a Unix tool, instead of
+    // a "failed printing to stdout" panic. Transactions are crash-safe, and their report is
+    // printed after the commit.
+    // SAFETY: resetting a signal disposition at startup, before any thread exists.
+    unsafe { libc::signal(libc::SIGPIPE, libc::SIG_DFL) };
     match run(Cli::parse()) {
         Ok(c) => c,
         Err(e) => {

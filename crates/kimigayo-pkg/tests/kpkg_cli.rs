@@ -51,3 +51,36 @@ fn full_cycle_through_the_command_line() {
     assert_eq!(bad.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&bad.stderr).contains("nosuch"));
 }
+
+/// Runs `kpkg ARGS` with its stdout a pipe whose reader is already gone (`kpkg … | head -n0`).
+fn into_closed_pipe(root: &Path, args: &[&str]) -> Output {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_kpkg"))
+        .arg("--root")
+        .arg(root)
+        .args(args)
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    drop(child.stdout.take());
+    child.wait_with_output().unwrap()
+}
+
+#[test]
+fn printing_commands_end_quietly_when_stdout_is_closed() {
+    let dir = tempfile::tempdir().unwrap();
+    let repo = dir.path().join("repo");
+    let many: Vec<Spec> = (0..200).map(|i| Spec::new(&format!("pkg{i:03}"), "1.0-r1")).collect();
+    write_packages(&repo, &many);
+    sign(&repo, 1, vec![]);
+    let root = new_root(dir.path(), &repo, "x86_64");
+    let names: Vec<String> = (0..50).map(|i| format!("pkg{i:03}")).collect();
+    kimigayo_pkg::Root::open(&root, &[], None).unwrap().add(&names, &kimigayo_txn::NoFaults).unwrap();
+    for args in [&["list"][..], &["--json", "list"], &["info", "pkg001"], &["audit"], &["verify"], &["key", "list"], &["--help"]] {
+        let o = into_closed_pipe(&root, args);
+        let err = String::from_utf8_lossy(&o.stderr);
+        assert!(!err.contains("panicked") && !err.contains("Broken pipe"), "kpkg {args:?}: {err}");
+        use std::os::unix::process::ExitStatusExt;
+        assert!(o.status.success() || o.status.signal() == Some(libc::SIGPIPE), "kpkg {args:?}: {:?} {err}", o.status);
+    }
+}
