@@ -94,7 +94,8 @@ echo "loop_went_on=$([ "$b" -gt "$a" ] && echo yes || echo no)"
 echo "loop_alive=$(kill -0 $(cat /tmp/loop.pid) && echo yes || echo no)"
 kpkg list > /tmp/after
 echo "busybox=$(grep '^busybox ' /tmp/after | tr -s ' ')"
-echo "others_same=$(grep -v '^busybox ' /tmp/before | cmp -s - /tmp/after.others 2>/dev/null; grep -v '^busybox ' /tmp/after > /tmp/after.others; grep -v '^busybox ' /tmp/before | cmp -s - /tmp/after.others && echo yes || echo no)"
+grep -v '^busybox ' /tmp/after > /tmp/after.others
+echo "others_same=$(grep -v '^busybox ' /tmp/before | cmp -s - /tmp/after.others && echo yes || echo no)"
 kpkg verify > /tmp/verify 2>&1; echo "verify_exit=$?"
 kpkg audit > /tmp/audit2 2>&1; echo "audit2_exit=$?"
 kpkg del busybox > /tmp/del 2>&1; echo "del_exit=$?"

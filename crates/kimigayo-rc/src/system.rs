@@ -7,8 +7,6 @@
 //! service unmet (Alpine containers add `rc_provide="loopback net"` by hand); here the
 //! scripts the distributions ship start as they are (docs/init.md).
 
-use std::collections::BTreeMap;
-
 use crate::{Catalog, RcConf, RcRoot};
 
 /// Virtual names met without a provider.
@@ -106,11 +104,6 @@ impl Catalog {
             self.satisfied.entry(v.to_string()).or_insert_with(|| "a virtual name met without a provider".into());
         }
     }
-}
-
-/// Names met without running anything, and why (for `rc-status --json` and messages).
-pub fn satisfied(cat: &Catalog) -> &BTreeMap<String, String> {
-    &cat.satisfied
 }
 
 #[cfg(test)]
