@@ -454,6 +454,30 @@ pub enum ImageCmd {
         (`make verify-build-hash` does this after rebuilding every package).\n\
         GnuPG users: gpg --import out/kimigayo-build-key.asc && gpg --verify out/NAME.digest.asc out/NAME.digest")]
     Verify(ImageVerifyArgs),
+    /// Push the image to a registry (skopeo), after checking its signed digest
+    #[command(long_about = "Verify the image's signed digest (as `image verify`), then copy the oci-archive to\n\
+        docker://REF with skopeo, digests preserved, and read the manifest back from the registry:\n\
+        its digest must be the signed one. Pull it with `podman pull REF` / `docker pull REF`.\n\
+        Registry credentials come from skopeo's usual places (`skopeo login`, REGISTRY_AUTH_FILE).")]
+    Push(ImagePushArgs),
+}
+
+#[derive(Args)]
+pub struct ImagePushArgs {
+    /// The spec names the image (its archive in --out) to push
+    #[command(flatten)]
+    base: ImageArgs,
+    /// An oci-archive to push instead of the spec's archive in --out
+    #[arg(long)]
+    image: Option<PathBuf>,
+    /// Public key file(s) the signed digest is checked with (default: the local build key)
+    #[arg(long)]
+    key: Vec<PathBuf>,
+    /// Talk to the registry over plain HTTP / without verifying its certificate (a registry on loopback)
+    #[arg(long, default_value_t = true, action = clap::ArgAction::Set)]
+    tls_verify: bool,
+    /// Where to: HOST[:PORT]/NAME[:TAG]
+    reference: String,
 }
 
 #[derive(Args)]
@@ -556,6 +580,7 @@ pub fn image(project: Option<PathBuf>, c: ImageCmd) -> Result<ExitCode> {
         ImageCmd::Build(a) => (a, false),
         ImageCmd::Size(a) => (a, true),
         ImageCmd::Verify(v) => return image_verify(project, v),
+        ImageCmd::Push(p) => return image_push(project, p),
     };
     let cfg = build_config(project, &a.common)?;
     let spec_path = if a.config.is_absolute() { a.config.clone() } else { cfg.project_root.join(&a.config) };
@@ -587,6 +612,67 @@ pub fn image(project: Option<PathBuf>, c: ImageCmd) -> Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
+fn image_push(project: Option<PathBuf>, a: ImagePushArgs) -> Result<ExitCode> {
+    let b = &a.base;
+    let cfg = build_config(project, &b.common)?;
+    let spec_path = if b.config.is_absolute() { b.config.clone() } else { cfg.project_root.join(&b.config) };
+    let spec = kimigayo_image::ImageSpec::load(&spec_path)?;
+    let out = if b.out.is_absolute() { b.out.clone() } else { cfg.project_root.join(&b.out) };
+    let archive = match &a.image {
+        Some(p) => p.clone(),
+        None => out.join(format!("{}-{}.oci.tar", spec.image.name.replace('/', "_"), spec.system.architecture)),
+    };
+    let keys = trusted_keys(&cfg, &a.key)?;
+    let v = kimigayo_image::signature::verify(&archive, &keys, std::time::SystemTime::now())
+        .map_err(|e| anyhow!("{e}; only a signed image is pushed (build it with `kimigayo image build --config {}`)", b.config.display()))?;
+    let reference = a.reference.strip_prefix("docker://").unwrap_or(&a.reference);
+    if reference.is_empty() || reference.contains(char::is_whitespace) {
+        bail!("`{}` is not a registry reference: give HOST[:PORT]/NAME[:TAG]", a.reference);
+    }
+    let dest = format!("docker://{reference}");
+    let tls = format!("--dest-tls-verify={}", a.tls_verify);
+    eprintln!("pushing {} ({}) to {dest}", archive.display(), v.manifest_digest);
+    let o = std::process::Command::new("skopeo")
+        .args(["copy", "--quiet", "--preserve-digests", &tls])
+        .arg(format!("oci-archive:{}", archive.display()))
+        .arg(&dest)
+        .output()
+        .map_err(|e| anyhow!("running skopeo: {e} (scripts/setup.sh installs it)"))?;
+    if !o.status.success() {
+        bail!("skopeo copy to {dest} failed: {}", String::from_utf8_lossy(&o.stderr).trim());
+    }
+    let tls = format!("--tls-verify={}", a.tls_verify);
+    let o = std::process::Command::new("skopeo").args(["inspect", "--raw", &tls]).arg(&dest).output()?;
+    if !o.status.success() {
+        bail!("reading the manifest back from {dest} failed: {}", String::from_utf8_lossy(&o.stderr).trim());
+    }
+    let pushed = format!("sha256:{}", kimigayo_package::sha256_hex(&o.stdout));
+    if pushed != v.manifest_digest {
+        bail!("the registry holds manifest {pushed} for {reference}, but the signed image is {}: the registry rewrote it; do not use this copy", v.manifest_digest);
+    }
+    if b.json {
+        println!("{}", serde_json::json!({"image": v.image, "reference": reference, "manifest_digest": pushed, "signer": v.signer}));
+    } else {
+        println!("pushed {reference}@{pushed} (the signed digest, signer {})", v.signer);
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// The keys a signed image digest is checked with: the given files, else the local build key.
+fn trusted_keys(cfg: &BuildConfig, files: &[PathBuf]) -> Result<kimigayo_sign::Keyring> {
+    let mut keys = kimigayo_sign::Keyring::new();
+    if files.is_empty() {
+        keys.add(build_key(&cfg.cache_dir)?.public(), "local build key");
+    }
+    for k in files {
+        let bytes = std::fs::read(k).map_err(|e| anyhow!("reading key {}: {e}", k.display()))?;
+        for pk in kimigayo_sign::PublicKey::all_from_armored_or_binary(&bytes).map_err(|e| anyhow!("{}: {e}", k.display()))? {
+            keys.add(pk, k.display().to_string());
+        }
+    }
+    Ok(keys)
+}
+
 fn image_verify(project: Option<PathBuf>, a: ImageVerifyArgs) -> Result<ExitCode> {
     let b = &a.base;
     let cfg = build_config(project, &b.common)?;
@@ -597,16 +683,7 @@ fn image_verify(project: Option<PathBuf>, a: ImageVerifyArgs) -> Result<ExitCode
         Some(p) => p.clone(),
         None => out.join(format!("{}-{}.oci.tar", spec.image.name.replace('/', "_"), spec.system.architecture)),
     };
-    let mut keys = kimigayo_sign::Keyring::new();
-    if a.key.is_empty() {
-        keys.add(build_key(&cfg.cache_dir)?.public(), "local build key");
-    }
-    for k in &a.key {
-        let bytes = std::fs::read(k).map_err(|e| anyhow!("reading key {}: {e}", k.display()))?;
-        for pk in kimigayo_sign::PublicKey::all_from_armored_or_binary(&bytes).map_err(|e| anyhow!("{}: {e}", k.display()))? {
-            keys.add(pk, k.display().to_string());
-        }
-    }
+    let keys = trusted_keys(&cfg, &a.key)?;
     let v = kimigayo_image::signature::verify(&archive, &keys, std::time::SystemTime::now())?;
     let mut rebuilt = None;
     if a.rebuild {
