@@ -801,11 +801,11 @@ fn join_mode(h: &HolderArgs, env: &SvcEnv, sd: &StateDir, conf: &ScriptConf, spe
     code
 }
 
-/// Fork, confine, run the action; copy its output to our stdout; its exit code.
 /// Where exec_action finds the caller's stderr (above the descriptors the pump uses; closed
 /// again before the script runs).
 const SAVED_STDERR: RawFd = 250;
 
+/// Fork, confine, run the action; copy its output to our stdout; its exit code.
 fn run_child_action(h: &HolderArgs, env: &SvcEnv, conf: &ScriptConf, confined: &Prepared, scope: Option<i32>) -> i32 {
     let mut pump = match Pump::new(Some(1), None) {
         Ok(p) => p,
