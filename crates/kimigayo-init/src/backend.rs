@@ -32,6 +32,8 @@ pub struct Status {
 pub struct Backend {
     pub ctx: Ctx,
     pub rc: RcRoot,
+    /// `rc_sys`, detected once per command (every status and action needs it).
+    sys: std::cell::OnceCell<kimigayo_rc::RcSys>,
 }
 
 fn rc_err(e: kimigayo_rc::RcError) -> String {
@@ -41,7 +43,7 @@ fn rc_err(e: kimigayo_rc::RcError) -> String {
 impl Backend {
     pub fn new(ctx: Ctx) -> Self {
         let rc = RcRoot::new(ctx.root.clone());
-        Backend { ctx, rc }
+        Backend { ctx, rc, sys: std::cell::OnceCell::new() }
     }
 
     pub fn script(&self, name: &str) -> PathBuf {
@@ -66,9 +68,13 @@ impl Backend {
 
     /// OpenRC's `rc_sys`: rc.conf's setting, else the container markers.
     pub fn rc_sys(&self) -> kimigayo_rc::RcSys {
-        let conf = kimigayo_rc::RcConf::load(&self.rc).unwrap_or_default();
-        let env = if self.ctx.root == std::path::Path::new("/") { kimigayo_rc::system::container_env() } else { None };
-        kimigayo_rc::system::detect(&self.rc, &conf, env.as_deref())
+        self.sys
+            .get_or_init(|| {
+                let conf = kimigayo_rc::RcConf::load(&self.rc).unwrap_or_default();
+                let env = if self.ctx.root == std::path::Path::new("/") { kimigayo_rc::system::container_env() } else { None };
+                kimigayo_rc::system::detect(&self.rc, &conf, env.as_deref())
+            })
+            .clone()
     }
 
     pub fn svc_env(&self) -> SvcEnv {
