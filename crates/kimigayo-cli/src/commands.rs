@@ -615,13 +615,7 @@ pub fn image(project: Option<PathBuf>, c: ImageCmd) -> Result<ExitCode> {
 fn image_push(project: Option<PathBuf>, a: ImagePushArgs) -> Result<ExitCode> {
     let b = &a.base;
     let cfg = build_config(project, &b.common)?;
-    let spec_path = if b.config.is_absolute() { b.config.clone() } else { cfg.project_root.join(&b.config) };
-    let spec = kimigayo_image::ImageSpec::load(&spec_path)?;
-    let out = if b.out.is_absolute() { b.out.clone() } else { cfg.project_root.join(&b.out) };
-    let archive = match &a.image {
-        Some(p) => p.clone(),
-        None => out.join(format!("{}-{}.oci.tar", spec.image.name.replace('/', "_"), spec.system.architecture)),
-    };
+    let (_, _, archive) = image_archive(&cfg, b, a.image.as_ref())?;
     let keys = trusted_keys(&cfg, &a.key)?;
     let v = kimigayo_image::signature::verify(&archive, &keys, std::time::SystemTime::now())
         .map_err(|e| anyhow!("{e}; only a signed image is pushed (build it with `kimigayo image build --config {}`)", b.config.display()))?;
@@ -658,6 +652,18 @@ fn image_push(project: Option<PathBuf>, a: ImagePushArgs) -> Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
+/// The spec (its path and contents) and the oci-archive it names in --out, or `image` instead.
+fn image_archive(cfg: &BuildConfig, b: &ImageArgs, image: Option<&PathBuf>) -> Result<(PathBuf, kimigayo_image::ImageSpec, PathBuf)> {
+    let spec_path = if b.config.is_absolute() { b.config.clone() } else { cfg.project_root.join(&b.config) };
+    let spec = kimigayo_image::ImageSpec::load(&spec_path)?;
+    let out = if b.out.is_absolute() { b.out.clone() } else { cfg.project_root.join(&b.out) };
+    let archive = match image {
+        Some(p) => p.clone(),
+        None => out.join(format!("{}-{}.oci.tar", spec.image.name.replace('/', "_"), spec.system.architecture)),
+    };
+    Ok((spec_path, spec, archive))
+}
+
 /// The keys a signed image digest is checked with: the given files, else the local build key.
 fn trusted_keys(cfg: &BuildConfig, files: &[PathBuf]) -> Result<kimigayo_sign::Keyring> {
     let mut keys = kimigayo_sign::Keyring::new();
@@ -676,13 +682,7 @@ fn trusted_keys(cfg: &BuildConfig, files: &[PathBuf]) -> Result<kimigayo_sign::K
 fn image_verify(project: Option<PathBuf>, a: ImageVerifyArgs) -> Result<ExitCode> {
     let b = &a.base;
     let cfg = build_config(project, &b.common)?;
-    let spec_path = if b.config.is_absolute() { b.config.clone() } else { cfg.project_root.join(&b.config) };
-    let spec = kimigayo_image::ImageSpec::load(&spec_path)?;
-    let out = if b.out.is_absolute() { b.out.clone() } else { cfg.project_root.join(&b.out) };
-    let archive = match &a.image {
-        Some(p) => p.clone(),
-        None => out.join(format!("{}-{}.oci.tar", spec.image.name.replace('/', "_"), spec.system.architecture)),
-    };
+    let (spec_path, spec, archive) = image_archive(&cfg, b, a.image.as_ref())?;
     let keys = trusted_keys(&cfg, &a.key)?;
     let v = kimigayo_image::signature::verify(&archive, &keys, std::time::SystemTime::now())?;
     let mut rebuilt = None;

@@ -67,31 +67,7 @@ fn conf_path() -> PathBuf {
 
 /// A Debian 12 builder root filesystem with musl-tools, cached in the build cache.
 fn builder_rootfs() -> PathBuf {
-    let cfg = kimigayo_build::default_config(&root()).unwrap();
-    let dir = cfg.cache_dir.join("test-fixtures");
-    std::fs::create_dir_all(&dir).unwrap();
-    let tar = dir.join("debian-bookworm-musl-builder.tar");
-    if !tar.exists() {
-        let part = dir.join("debian-bookworm-musl-builder.tar.part");
-        let o = Command::new("mmdebstrap")
-            .args([
-                "--quiet",
-                "--variant=apt",
-                "--format=tar",
-                "--include=musl-tools,gcc,libc6-dev,binutils",
-                "--dpkgopt=path-exclude=/usr/share/doc/*",
-                "--dpkgopt=path-exclude=/usr/share/man/*",
-                "--dpkgopt=path-exclude=/usr/share/locale/*",
-                "bookworm",
-            ])
-            .arg(&part)
-            .arg("http://deb.debian.org/debian")
-            .output()
-            .expect("mmdebstrap is installed (scripts/setup.sh)");
-        assert!(o.status.success(), "mmdebstrap failed: {}", String::from_utf8_lossy(&o.stderr));
-        std::fs::rename(&part, &tar).unwrap();
-    }
-    tar
+    debian_fixture("debian-bookworm-musl-builder.tar", "apt", "musl-tools,gcc,libc6-dev,binutils")
 }
 
 #[test]

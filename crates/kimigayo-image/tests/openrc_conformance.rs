@@ -12,7 +12,6 @@ mod common;
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
-use std::process::Command;
 
 use common::*;
 
@@ -51,30 +50,7 @@ fn corpus() -> PathBuf {
 /// Debian 12 with OpenRC 0.45 as a podman image (`kimigayo-openrc-reference`), its root
 /// filesystem cached as a tar in the build cache.
 fn openrc_image() -> &'static str {
-    let cfg = kimigayo_build::default_config(&root()).unwrap();
-    let dir = cfg.cache_dir.join("test-fixtures");
-    std::fs::create_dir_all(&dir).unwrap();
-    let tar = dir.join("debian-bookworm-openrc-0.45.tar");
-    if !tar.exists() {
-        let part = dir.join("debian-bookworm-openrc-0.45.tar.part");
-        let o = Command::new("mmdebstrap")
-            .args([
-                "--quiet",
-                "--variant=minbase",
-                "--format=tar",
-                "--include=openrc,procps",
-                "--dpkgopt=path-exclude=/usr/share/doc/*",
-                "--dpkgopt=path-exclude=/usr/share/man/*",
-                "--dpkgopt=path-exclude=/usr/share/locale/*",
-                "bookworm",
-            ])
-            .arg(&part)
-            .arg("http://deb.debian.org/debian")
-            .output()
-            .expect("mmdebstrap is installed (scripts/setup.sh)");
-        assert!(o.status.success(), "mmdebstrap failed: {}", String::from_utf8_lossy(&o.stderr));
-        std::fs::rename(&part, &tar).unwrap();
-    }
+    let tar = debian_fixture("debian-bookworm-openrc-0.45.tar", "minbase", "openrc,procps");
     ok(podman(&["import", tar.to_str().unwrap(), "kimigayo-openrc-reference:latest"]));
     "localhost/kimigayo-openrc-reference:latest"
 }

@@ -85,3 +85,26 @@ pub const ESSENTIAL: &[&str] = &[
     "sh", "ls", "cp", "mv", "rm", "mkdir", "cat", "echo", "grep", "sed", "awk", "find", "xargs", "sort", "tar", "gzip", "wget", "nc", "ps", "top", "kill", "mount", "ip", "vi",
     "date", "id", "chmod", "chown", "ln", "df", "du", "head", "tail", "tee", "wc",
 ];
+
+/// A Debian 12 root filesystem as a tar made once by mmdebstrap (`variant`, `--include=`
+/// `include`) and cached in the build cache's test-fixtures as `name`.
+pub fn debian_fixture(name: &str, variant: &str, include: &str) -> PathBuf {
+    let cfg = kimigayo_build::default_config(&root()).unwrap();
+    let dir = cfg.cache_dir.join("test-fixtures");
+    std::fs::create_dir_all(&dir).unwrap();
+    let tar = dir.join(name);
+    if !tar.exists() {
+        let part = dir.join(format!("{name}.part"));
+        let o = Command::new("mmdebstrap")
+            .args(["--quiet", &format!("--variant={variant}"), "--format=tar", &format!("--include={include}")])
+            .args(["--dpkgopt=path-exclude=/usr/share/doc/*", "--dpkgopt=path-exclude=/usr/share/man/*", "--dpkgopt=path-exclude=/usr/share/locale/*"])
+            .arg("bookworm")
+            .arg(&part)
+            .arg("http://deb.debian.org/debian")
+            .output()
+            .expect("mmdebstrap is installed (scripts/setup.sh)");
+        assert!(o.status.success(), "mmdebstrap failed: {}", String::from_utf8_lossy(&o.stderr));
+        std::fs::rename(&part, &tar).unwrap();
+    }
+    tar
+}
