@@ -1,7 +1,8 @@
 //! The image part of `kimigayo bench`: image build time from cached packages, image sizes,
 //! and — where podman runs — `podman run --rm IMAGE true` latency and the idle memory of a
-//! running container, for the default image, the init profile and a `busybox:musl`-like
-//! image (the BusyBox package alone) built the same way. Prints tables; asserts nothing.
+//! running container, for every image profile (base, init, kpkg) and a `busybox:musl`-like
+//! image (the BusyBox package alone) built the same way, with gzip (the default) and zstd
+//! layer sizes side by side. Prints tables; asserts nothing.
 
 use std::path::Path;
 use std::process::{Command, Stdio};
@@ -19,6 +20,7 @@ struct Variant {
 const VARIANTS: &[Variant] = &[
     Variant { label: "kimigayo-os (default)", name: "kimigayo-bench-base", profile: "images/base.yaml", packages: None },
     Variant { label: "kimigayo-os-init", name: "kimigayo-bench-init", profile: "images/init.yaml", packages: None },
+    Variant { label: "kimigayo-os-kpkg", name: "kimigayo-bench-kpkg", profile: "images/kpkg.yaml", packages: None },
     Variant { label: "busybox only (busybox:musl-like)", name: "kimigayo-bench-busybox", profile: "images/base.yaml", packages: Some(&["busybox"]) },
 ];
 
@@ -33,7 +35,7 @@ pub fn bench(project: &Path, repo: &Path, epoch: u64, scratch: &Path) -> Result<
     let mut keys = kimigayo_sign::Keyring::new();
     keys.add(key.public(), "bench");
 
-    println!("\n{:<34} {:>10} {:>16} {:>18}", "IMAGE", "BUILD (ms)", "COMPRESSED (B)", "UNCOMPRESSED (B)");
+    println!("\n{:<34} {:>10} {:>14} {:>14} {:>18}", "IMAGE", "BUILD (ms)", "GZIP (B)", "ZSTD (B)", "UNCOMPRESSED (B)");
     let mut built = Vec::new();
     for v in VARIANTS {
         let mut spec = kimigayo_image::ImageSpec::load(&project.join(v.profile))?;
@@ -50,7 +52,10 @@ pub fn bench(project: &Path, repo: &Path, epoch: u64, scratch: &Path) -> Result<
             report = Some(r);
         }
         let r = report.expect("five builds");
-        println!("{:<34} {:>10.0} {:>16} {:>18}", v.label, median(times), r.compressed_size, r.uncompressed_size);
+        let mut zspec = spec.clone();
+        zspec.image.compression = kimigayo_image::spec::LayerCompression::Zstd;
+        let z = kimigayo_image::build(&zspec, repo, &keys, epoch, &scratch.join(format!("img-{}-zstd", v.name)))?;
+        println!("{:<34} {:>10.0} {:>14} {:>14} {:>18}", v.label, median(times), r.compressed_size, z.compressed_size, r.uncompressed_size);
         built.push((v, r));
     }
 

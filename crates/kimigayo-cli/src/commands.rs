@@ -608,7 +608,7 @@ pub fn image(project: Option<PathBuf>, c: ImageCmd) -> Result<ExitCode> {
     for p in &r.packages {
         println!("{:<16} {:<12} {:>12} {:>14}", p.name, p.version, p.archive, p.installed);
     }
-    println!("image layer: {} B compressed, {} B uncompressed", r.compressed_size, r.uncompressed_size);
+    println!("image layer: {} B compressed ({}), {} B uncompressed", r.compressed_size, r.compression, r.uncompressed_size);
     Ok(ExitCode::SUCCESS)
 }
 

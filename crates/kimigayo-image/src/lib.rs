@@ -46,6 +46,8 @@ pub struct Report {
     pub image: String,
     pub manifest_digest: String,
     pub config_digest: String,
+    /// Layer compression of the OCI layout/archive (`gzip` or `zstd`).
+    pub compression: &'static str,
     pub compressed_size: u64,
     pub uncompressed_size: u64,
     pub packages: Vec<PackageSize>,
@@ -73,6 +75,7 @@ pub fn build(spec: &ImageSpec, repo: &Path, keys: &Keyring, epoch: u64, out: &Pa
             history_comment: format!("kimigayo image build: {}", composed.packages.iter().map(|p| format!("{}-{}", p.name, p.version)).collect::<Vec<_>>().join(" ")),
         },
         annotations: metadata::annotations(spec, epoch, &composed),
+        compression: spec.image.compression.oci(),
     };
     std::fs::create_dir_all(out).map_err(|e| ImageError::Io(format!("creating {}: {e}", out.display())))?;
     let stem = format!("{}-{}", spec.image.name.replace('/', "_"), spec.system.architecture);
@@ -89,6 +92,7 @@ pub fn build(spec: &ImageSpec, repo: &Path, keys: &Keyring, epoch: u64, out: &Pa
         image: tag,
         manifest_digest: built.manifest_digest,
         config_digest: built.config_digest,
+        compression: spec.image.compression.oci().name(),
         compressed_size: built.layers.iter().map(|l| l.compressed_size).sum(),
         uncompressed_size: built.layers.iter().map(|l| l.uncompressed_size).sum(),
         packages: composed.packages.iter().map(|p| PackageSize { name: p.name.clone(), version: p.version.clone(), archive: p.size, installed: p.installed_size }).collect(),

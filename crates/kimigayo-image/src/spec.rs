@@ -69,6 +69,31 @@ pub struct ImageSection {
     pub user: String,
     #[serde(default)]
     pub labels: BTreeMap<String, String>,
+    /// Layer compression of the OCI layout/archive: `gzip` (default, every runtime) or `zstd`.
+    #[serde(default, skip_serializing_if = "LayerCompression::is_gzip")]
+    pub compression: LayerCompression,
+}
+
+/// `image.compression` in the spec.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum LayerCompression {
+    #[default]
+    Gzip,
+    Zstd,
+}
+
+impl LayerCompression {
+    fn is_gzip(&self) -> bool {
+        *self == LayerCompression::Gzip
+    }
+
+    pub fn oci(self) -> kimigayo_oci::Compression {
+        match self {
+            LayerCompression::Gzip => kimigayo_oci::Compression::Gzip,
+            LayerCompression::Zstd => kimigayo_oci::Compression::Zstd,
+        }
+    }
 }
 
 fn latest() -> String {

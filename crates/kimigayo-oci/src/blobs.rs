@@ -1,20 +1,24 @@
-//! Content-addressed blobs: gzip layers, image config and manifest JSON.
+//! Content-addressed blobs: gzip or zstd layers, image config and manifest JSON.
 
 use std::collections::BTreeMap;
 use std::io::Write;
 
-use flate2::{Compression, GzBuilder};
+use flate2::GzBuilder;
 use serde::Serialize;
 use sha2::{Digest, Sha256};
 
-use crate::{Built, Image, ImageConfig, LayerInfo, OciError};
+use crate::{Built, Compression, Image, ImageConfig, LayerInfo, OciError};
 
 pub(crate) const MT_MANIFEST: &str = "application/vnd.oci.image.manifest.v1+json";
 pub(crate) const MT_INDEX: &str = "application/vnd.oci.image.index.v1+json";
 const MT_CONFIG: &str = "application/vnd.oci.image.config.v1+json";
 const MT_LAYER_GZIP: &str = "application/vnd.oci.image.layer.v1.tar+gzip";
+const MT_LAYER_ZSTD: &str = "application/vnd.oci.image.layer.v1.tar+zstd";
 /// Fixed gzip level: changing it changes every layer digest.
 const GZIP_LEVEL: u32 = 6;
+/// Fixed zstd level (and the zstd library version, pinned in Cargo.lock): changing either
+/// may change every zstd layer digest.
+const ZSTD_LEVEL: i32 = 19;
 /// GOARCH names accepted in `ImageConfig::architecture`.
 const ARCHES: &[&str] = &[
     "amd64", "arm64", "arm", "386", "riscv64", "ppc64le", "s390x", "loong64",
@@ -33,9 +37,34 @@ pub(crate) fn hex_of(digest: &str) -> &str {
 pub(crate) fn gzip(data: &[u8]) -> Vec<u8> {
     let mut enc = GzBuilder::new()
         .mtime(0)
-        .write(Vec::new(), Compression::new(GZIP_LEVEL));
+        .write(Vec::new(), flate2::Compression::new(GZIP_LEVEL));
     enc.write_all(data).expect("writing to a Vec cannot fail");
     enc.finish().expect("writing to a Vec cannot fail")
+}
+
+/// Deterministic zstd: one frame, fixed level, single-threaded (the output of a given
+/// libzstd version depends only on the input and these parameters), content size and
+/// checksum recorded, no dictionary.
+pub(crate) fn zstd(data: &[u8]) -> Vec<u8> {
+    let mut c = zstd::bulk::Compressor::new(ZSTD_LEVEL).expect("zstd level 19 is valid");
+    c.include_checksum(true).expect("zstd parameter");
+    c.include_contentsize(true).expect("zstd parameter");
+    c.include_dictid(false).expect("zstd parameter");
+    c.compress(data).expect("compressing into a growable buffer cannot fail")
+}
+
+fn compress(data: &[u8], how: Compression) -> Vec<u8> {
+    match how {
+        Compression::Gzip => gzip(data),
+        Compression::Zstd => zstd(data),
+    }
+}
+
+fn layer_media_type(how: Compression) -> &'static str {
+    match how {
+        Compression::Gzip => MT_LAYER_GZIP,
+        Compression::Zstd => MT_LAYER_ZSTD,
+    }
 }
 
 /// RFC 3339 UTC timestamp (`YYYY-MM-DDTHH:MM:SSZ`) for seconds since the epoch.
@@ -128,7 +157,7 @@ struct History {
 
 /// All blobs of one image, in memory, plus their digests.
 pub(crate) struct Prepared {
-    /// (info, gzip bytes) per layer, in image order.
+    /// (info, compressed bytes) per layer, in image order.
     pub layers: Vec<(LayerInfo, Vec<u8>)>,
     pub config: Vec<u8>,
     pub config_digest: String,
@@ -179,7 +208,7 @@ pub(crate) fn prepare(img: &Image) -> Result<Prepared, OciError> {
         .layers
         .iter()
         .map(|tar| {
-            let gz = gzip(tar);
+            let gz = compress(tar, img.compression);
             let info = LayerInfo {
                 digest: sha256(&gz),
                 diff_id: sha256(tar),
@@ -227,7 +256,7 @@ pub(crate) fn prepare(img: &Image) -> Result<Prepared, OciError> {
         layers: layers
             .iter()
             .map(|(i, _)| Descriptor {
-                media_type: MT_LAYER_GZIP,
+                media_type: layer_media_type(img.compression),
                 digest: i.digest.clone(),
                 size: i.compressed_size,
                 annotations: BTreeMap::new(),
@@ -265,5 +294,34 @@ mod tests {
         assert_eq!(a, gzip(b"hello world"));
         assert_eq!(&a[4..8], &[0, 0, 0, 0]);
         assert_eq!(a[3] & 0x08, 0, "FNAME flag must be clear");
+    }
+
+    #[test]
+    fn zstd_is_deterministic_one_checked_frame() {
+        let data: Vec<u8> = (0..200_000u32).flat_map(|i| (i % 251).to_le_bytes()).collect();
+        let a = zstd(&data);
+        assert_eq!(a, zstd(&data));
+        assert_eq!(&a[..4], &[0x28, 0xb5, 0x2f, 0xfd], "zstd frame magic");
+        assert!(a.len() < data.len() / 10, "{} B", a.len());
+        assert_eq!(zstd::bulk::decompress(&a, data.len()).unwrap(), data);
+        // Frame header descriptor: checksum flag (bit 2) set, dictionary id (bits 0-1) absent.
+        assert_eq!(a[4] & 0b111, 0b100, "descriptor {:08b}", a[4]);
+    }
+
+    #[test]
+    fn zstd_layers_are_declared_as_zstd() {
+        let tar = crate::layer_tar(&[crate::LayerEntry { path: "f".into(), kind: crate::Kind::File(b"x".to_vec()), mode: 0o644, uid: 0, gid: 0 }], 0).unwrap();
+        let mut img = Image { layers: vec![tar], ..Image::default() };
+        img.config.architecture = "amd64".into();
+        img.config.os = "linux".into();
+        let gz = prepare(&img).unwrap();
+        img.compression = Compression::Zstd;
+        let zs = prepare(&img).unwrap();
+        assert_eq!(gz.layers[0].0.diff_id, zs.layers[0].0.diff_id, "same uncompressed layer");
+        assert_ne!(gz.manifest_digest, zs.manifest_digest);
+        let m: serde_json::Value = serde_json::from_slice(&zs.manifest).unwrap();
+        assert_eq!(m["layers"][0]["mediaType"], MT_LAYER_ZSTD);
+        let m: serde_json::Value = serde_json::from_slice(&gz.manifest).unwrap();
+        assert_eq!(m["layers"][0]["mediaType"], MT_LAYER_GZIP);
     }
 }

@@ -76,6 +76,7 @@ pub fn image(layers: Vec<Vec<u8>>) -> Image {
         layers,
         config: config("amd64"),
         annotations: BTreeMap::from([("org.opencontainers.image.title".into(), "test".into())]),
+        compression: kimigayo_oci::Compression::Gzip,
     }
 }
 
