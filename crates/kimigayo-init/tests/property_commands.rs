@@ -89,13 +89,15 @@ fn has_daemon(style: Style) -> bool {
 /// Shell functions for the main command: `daemons I` prints the pids (in init's PID
 /// namespace) of live processes whose command line is exactly `[/bin/]sleep 100I`; `settle I N`
 /// waits up to 3 s for their number to become N (a stop's SIGTERM or a start's exec may
-/// land a moment after rc-service returns); `facts I` prints one line per daemon: pid, its
+/// land a moment after rc-service returns); `zapped I` sets aside the daemons a `zap` left
+/// running (OpenRC's zap only forgets the state) so later checks ignore them; `facts I` prints one line per daemon: pid, its
 /// pid/mnt/ipc/uts/user namespaces, NoNewPrivs and Seccomp, and a line for init (pid 1).
 const PROBE_FNS: &str = r#"
-daemons() { for d in /proc/[0-9]*; do c=$(tr '\0' ' ' < $d/cmdline 2>/dev/null); case "$c" in "sleep 100$1 "|"/bin/sleep 100$1 ") echo ${d#/proc/};; esac; done; }
+daemons() { for d in /proc/[0-9]*; do c=$(tr '\0' ' ' < $d/cmdline 2>/dev/null); case "$c" in "sleep 100$1 "|"/bin/sleep 100$1 ") grep -qx ${d#/proc/} $O/left$1 2>/dev/null || echo ${d#/proc/};; esac; done; }
 settle() { n=0; while [ $(daemons $1 | wc -l) -ne $2 ] && [ $n -lt 30 ]; do n=$((n+1)); sleep 0.1; done; }
 nsline() { echo "$1 $(readlink /proc/$1/ns/pid) $(readlink /proc/$1/ns/mnt) $(readlink /proc/$1/ns/ipc) $(readlink /proc/$1/ns/uts) $(readlink /proc/$1/ns/user) $(grep -E '^(NoNewPrivs|Seccomp):' /proc/$1/status | tr -d '\t' | tr '\n' ' ')"; }
 facts() { nsline 1; for p in $(daemons $1); do nsline $p; done; }
+zapped() { daemons $1 >> $O/left$1; }
 "#;
 
 /// One line of `facts`: pid, namespaces (pid, mnt, ipc, uts, user), NoNewPrivs and Seccomp.
@@ -139,15 +141,17 @@ fn run_case(styles: &[Style], steps: &[(usize, &'static str)]) -> Result<(), Tes
     // The model runs ahead so that the script knows how many daemons to wait for.
     let mut model = vec![M::Stopped; styles.len()];
     let mut expected = Vec::new();
-    let mut sh = String::from(PROBE_FNS);
+    let mut sh = format!("O={o}\n{PROBE_FNS}");
     for (k, (i, action)) in steps.iter().enumerate() {
+        let was = model[*i];
         let (code, next) = step(styles[*i], model[*i], action);
         model[*i] = next;
         expected.push((code, next));
         let live = usize::from(next == M::Started && has_daemon(styles[*i]));
+        let zap = if *action == "zap" && was == M::Started && has_daemon(styles[*i]) { format!("zapped {i}; ") } else { String::new() };
         sh.push_str(&format!(
             "{b} rc-service s{i} {action} > {o}/{k}.txt 2>&1; echo $? > {o}/{k}.code; {b} rc-service s{i} status --json > {o}/{k}.json; \
-             settle {i} {live}; facts {i} > {o}/{k}.facts\n"
+             {zap}settle {i} {live}; facts {i} > {o}/{k}.facts\n"
         ));
     }
     sh.push_str(&format!("{b} rc-status --servicelist --json > {o}/final.json"));
@@ -160,7 +164,7 @@ fn run_case(styles: &[Style], steps: &[(usize, &'static str)]) -> Result<(), Tes
         let what = format!("step {k} `rc-service s{i} {action}' ({:?})", styles[*i]);
         let got: i32 = std::fs::read_to_string(out.join(format!("{k}.code"))).unwrap_or_default().trim().parse().unwrap_or(-1);
         let said = std::fs::read_to_string(out.join(format!("{k}.txt"))).unwrap_or_default();
-        prop_assert_eq!(got, code, "{}: exit code\n{}", what, said);
+        prop_assert_eq!(got, code, "{}: exit code\n{}\n--- init:\n{}\n--- services.log:\n{}", what, said, t, r.read("var/log/kimigayo/services.log"));
         let json = std::fs::read_to_string(out.join(format!("{k}.json"))).unwrap_or_default();
         let v: serde_json::Value = serde_json::from_str(&json).map_err(|e| TestCaseError::fail(format!("step {k}: status --json: {e}: {json}")))?;
         prop_assert_eq!(v["state"].as_str(), Some(next.name()), "{} → {}\n{}", what, json, said);
@@ -172,7 +176,16 @@ fn run_case(styles: &[Style], steps: &[(usize, &'static str)]) -> Result<(), Tes
         let init = &facts[0];
         let daemons = &facts[1..];
         if next == M::Started && has_daemon(styles[*i]) {
-            prop_assert_eq!(daemons.len(), 1, "{}: status says started, but {} `sleep 100{}` processes exist in /proc (want exactly 1): {:?}\n{}", what, daemons.len(), i, daemons, said);
+            prop_assert_eq!(
+                daemons.len(),
+                1,
+                "{}: status says started, but {} `sleep 100{}` processes exist in /proc (want exactly 1): {:?}\n{}",
+                what,
+                daemons.len(),
+                i,
+                daemons,
+                said
+            );
             let d = &daemons[0];
             prop_assert!(d.ns.len() == 5, "{}: daemon {} vanished while being inspected: {:?}", what, d.pid, d);
             // The namespaces status claims, checked against the daemon's /proc/PID/ns. Run
@@ -190,8 +203,8 @@ fn run_case(styles: &[Style], steps: &[(usize, &'static str)]) -> Result<(), Tes
             prop_assert!(daemons.is_empty(), "{}: status says {}, but `sleep 100{}` still runs: {:?}\n{}", what, next.name(), i, daemons, said);
         }
     }
-    let fin: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(out.join("final.json")).unwrap_or_default())
-        .map_err(|e| TestCaseError::fail(format!("rc-status --json: {e}")))?;
+    let fin: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(out.join("final.json")).unwrap_or_default()).map_err(|e| TestCaseError::fail(format!("rc-status --json: {e}")))?;
     for (i, m) in model.iter().enumerate() {
         let entry = fin["services"].as_array().and_then(|a| a.iter().find(|s| s["name"] == format!("s{i}")).cloned());
         prop_assert_eq!(entry.as_ref().and_then(|e| e["state"].as_str()), Some(m.name()), "rc-status for s{}: {}", i, fin);
