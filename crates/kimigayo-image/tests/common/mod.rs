@@ -108,3 +108,67 @@ pub fn debian_fixture(name: &str, variant: &str, include: &str) -> PathBuf {
     }
     tar
 }
+
+/// The shipped image profiles, and the default plus the CA certificates: (label, spec, extra
+/// packages). Properties that hold "for any configuration" run over all of them.
+pub const PROFILES: &[(&str, &str, &[&str])] =
+    &[("base", "images/base.yaml", &[]), ("init", "images/init.yaml", &[]), ("kpkg", "images/kpkg.yaml", &[]), ("base+ca-certificates", "images/base.yaml", &["ca-certificates"])];
+
+/// A profile's image, built from the real repository and loaded as `localhost/PREFIX-I`
+/// (left loaded: `remove_profiles` removes it with its containers).
+pub struct ProfileImage {
+    pub label: &'static str,
+    pub image: String,
+    pub report: kimigayo_image::Report,
+    _out: tempfile::TempDir,
+}
+
+pub fn build_profile(prefix: &str, i: usize) -> ProfileImage {
+    let (label, file, extra) = PROFILES[i];
+    let r = repo();
+    let mut s = kimigayo_image::ImageSpec::load(&root().join(file)).unwrap();
+    s.image.packages.extend(extra.iter().map(|p| p.to_string()));
+    s.image.name = format!("{prefix}-{i}");
+    let out = tempfile::tempdir().unwrap();
+    let report = kimigayo_image::build(&s, &r.path, &r.keys, r.epoch, out.path()).unwrap_or_else(|e| panic!("{label}: {e}"));
+    let loaded = load(&report.oci_archive, &s.image.name);
+    let image = loaded.0.clone();
+    std::mem::forget(loaded);
+    ProfileImage { label, image, report, _out: out }
+}
+
+/// Removes the profile images (and, with `rmi -f`, their containers).
+pub fn remove_profiles(prefix: &str) {
+    for i in 0..PROFILES.len() {
+        let _ = podman(&["rmi", "-f", &format!("localhost/{prefix}-{i}:latest")]);
+    }
+}
+
+/// The regular files of an image's layer (gzip), read back from its OCI layout: path → bytes.
+pub fn layer_regular_files(report: &kimigayo_image::Report) -> std::collections::BTreeMap<String, Vec<u8>> {
+    use std::io::Read;
+    let blobs = report.oci_layout.join("blobs/sha256");
+    let mut biggest: Option<(u64, PathBuf)> = None;
+    for e in std::fs::read_dir(&blobs).unwrap() {
+        let p = e.unwrap().path();
+        let len = std::fs::metadata(&p).unwrap().len();
+        if biggest.as_ref().is_none_or(|(l, _)| len > *l) {
+            biggest = Some((len, p));
+        }
+    }
+    let bytes = std::fs::read(biggest.unwrap().1).unwrap();
+    assert_eq!(&bytes[..2], &[0x1f, 0x8b], "the layer is not gzip (these tests read gzip layers)");
+    let mut ar = tar::Archive::new(flate2::read::GzDecoder::new(&bytes[..]));
+    let mut out = std::collections::BTreeMap::new();
+    for e in ar.entries().unwrap() {
+        let mut e = e.unwrap();
+        if e.header().entry_type() != tar::EntryType::Regular {
+            continue;
+        }
+        let p = e.path().unwrap().to_string_lossy().trim_end_matches('/').to_string();
+        let mut d = Vec::new();
+        e.read_to_end(&mut d).unwrap();
+        out.insert(p, d);
+    }
+    out
+}
