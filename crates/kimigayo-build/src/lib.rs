@@ -260,7 +260,7 @@ impl<'p> Builder<'p> {
         let text = fs::read_to_string(&path).map_err(io_ctx(format!("reading {}", path.display())))?;
         let base = kimigayo_kconfig::Config::parse(&text).map_err(|e| BuildError::Recipe(format!("{}: {e}", path.display())))?;
         let (add, remove) = if recipe.name() == "busybox" { (self.cfg.applets_add.as_slice(), self.cfg.applets_remove.as_slice()) } else { (&[][..], &[][..]) };
-        let c = kimigayo_kconfig::select_applets(&base, add, remove).map_err(|e| BuildError::Recipe(format!("{}: {e}", path.display())))?;
+        let c = kimigayo_kconfig::select_applets(&base, add, remove, &recipe.build.required_applets).map_err(|e| BuildError::Recipe(format!("{}: {e}", path.display())))?;
         Ok(Some(c.render()))
     }
 

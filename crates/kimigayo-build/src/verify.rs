@@ -5,9 +5,12 @@
 
 use std::collections::BTreeMap;
 use std::fs;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
-use kimigayo_package::{compare_archives, Repository};
+use kimigayo_package::{compare_archives, PackageMeta, Repository};
+
+/// The index `kimigayo build` signs at the repository root.
+const INDEX: &str = "index.json";
 use serde::Serialize;
 
 use crate::{io_ctx, BuildConfig, BuildError, Builder, Progress};
@@ -102,5 +105,56 @@ pub fn verify(cfg: &BuildConfig, scratch: PathBuf, progress: &dyn Progress) -> R
             });
         }
     }
+    check_listing(&cfg.repo_dir, &recorded, &mut rows)?;
     Ok(VerifyReport { rebuild_dir: scratch, rows })
+}
+
+/// The repository's own list of what it holds: the package entries of `index.json` (written
+/// and signed by `kimigayo build`; its signature is kpkg's business, the list is ours).
+#[derive(serde::Deserialize)]
+struct Listing {
+    packages: Vec<PackageMeta>,
+}
+
+/// A package deleted from the repository leaves nothing to rebuild: only the index says it
+/// should be there. Flags listed packages that are missing or whose archive is not the one
+/// listed, and packages the index does not list.
+fn check_listing(repo_dir: &Path, recorded: &[(PathBuf, PackageMeta)], rows: &mut Vec<VerifyRow>) -> Result<(), BuildError> {
+    let path = repo_dir.join(INDEX);
+    let text = match fs::read(&path) {
+        Ok(t) => t,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
+        Err(e) => return Err(io_ctx(format!("reading {}", path.display()))(e)),
+    };
+    let listing: Listing = serde_json::from_slice(&text)
+        .map_err(|e| BuildError::Recipe(format!("{}: not a repository index ({e}): the repository was modified; rebuild and re-sign it with `make reproducible-build`", path.display())))?;
+    let id = |m: &PackageMeta| format!("{}/{}", m.architecture, m.name);
+    let flag = |rows: &mut Vec<VerifyRow>, pkg: String, what: String| match rows.iter_mut().find(|r| r.package == pkg) {
+        Some(r) => {
+            r.identical = false;
+            r.difference = Some(match r.difference.take() {
+                Some(d) => format!("{d}; {what}"),
+                None => what,
+            });
+        }
+        None => rows.push(VerifyRow { package: pkg, recorded_sha256: None, rebuilt_sha256: None, identical: false, difference: Some(what) }),
+    };
+    let fix = "the repository was modified: restore it, or rebuild and re-sign it with `make reproducible-build`";
+    for m in &listing.packages {
+        match recorded.iter().find(|(_, r)| id(r) == id(m)) {
+            None => flag(rows, id(m), format!("{}: listed in {INDEX} but missing from the repository ({fix})", m.filename)),
+            Some((_, r)) if r.filename != m.filename || r.checksum.sha256 != m.checksum.sha256 => flag(
+                rows,
+                id(m),
+                format!("{INDEX} lists {} with sha256 {} but the repository holds {} with sha256 {} ({fix})", m.filename, m.checksum.sha256, r.filename, r.checksum.sha256),
+            ),
+            Some(_) => {}
+        }
+    }
+    for (_, r) in recorded {
+        if !listing.packages.iter().any(|m| id(m) == id(r)) {
+            flag(rows, id(r), format!("{}: not listed in {INDEX} ({fix})", r.filename));
+        }
+    }
+    Ok(())
 }

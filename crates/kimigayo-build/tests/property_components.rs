@@ -211,15 +211,20 @@ proptest! {
             let said = String::from_utf8_lossy(&o.stderr);
             prop_assert!(!said.contains("applet not found"), "{} is listed but does not run: {}", a, said);
         }
-        // Removing the shell (`--applets=-sh`) is refused before anything builds, naming it.
-        // (Only `sh` is: `-ash` is accepted today and builds a BusyBox without a shell — a
-        // product gap this test does not cover yet.)
+        // Removing the shell (`--applets=-ash`, or `-sh`), alone or among other removals, is
+        // refused before anything builds, naming the applet and why it is required.
+        let shell = REQUIRED[probe[0] % REQUIRED.len()];
         let repo = tempfile::tempdir().unwrap();
         let mut cfg = config(repo.path());
-        cfg.applets_remove = vec!["sh".into()];
+        cfg.applets_remove = sel.remove.iter().map(|a| a.to_string()).chain([shell.to_string()]).collect();
         let err = Builder::new(cfg, &Quiet).unwrap().build(&["busybox".into()]).map(|_| ()).map_err(|e| e.to_string());
-        prop_assert!(err.is_err(), "removing `sh` was accepted");
+        prop_assert!(err.is_err(), "removing `{}` was accepted", shell);
         let err = err.unwrap_err();
-        prop_assert!(err.contains("`sh`") && err.contains("busybox.config"), "the error does not name `sh` and the config: {}", err);
+        prop_assert!(
+            err.contains(&format!("applet `{shell}` cannot be removed")) && err.contains("/bin/sh") && err.contains("busybox.config"),
+            "the error does not name `{}`, the reason and the config: {}",
+            shell,
+            err
+        );
     }
 }

@@ -38,7 +38,15 @@ fn fixture() -> &'static Fixture {
         let mut cfg = config(&repo);
         cfg.recipes_dir = recipes.clone();
         Builder::new(cfg, &Quiet).unwrap().build(&RECIPES.iter().map(|s| s.to_string()).collect::<Vec<_>>()).unwrap_or_else(|e| panic!("{e}"));
-        assert_eq!(Repository::new(&repo).packages().unwrap().len(), 2, "baselayout and ca-certificates");
+        let pkgs = Repository::new(&repo).packages().unwrap();
+        assert_eq!(pkgs.len(), 2, "baselayout and ca-certificates");
+        // The repository's list of what it holds, as `kimigayo build` writes it (its signature
+        // is kpkg's concern; verify reads the list).
+        let listing = serde_json::json!({
+            "format": 1, "origin": "kimigayo", "serial": 1, "expires": 0, "generated": 0,
+            "packages": pkgs.iter().map(|(_, m)| m).collect::<Vec<_>>(), "advisories": [],
+        });
+        fs::write(repo.join("index.json"), serde_json::to_vec_pretty(&listing).unwrap()).unwrap();
         Fixture { _dir: dir, recipes, repo }
     })
 }
@@ -74,9 +82,12 @@ enum Change {
     /// A package no recipe builds added to the repository.
     AddPackage,
     /// The recipe of a package the repository holds dropped (the build no longer makes it).
-    /// (A package deleted from the repository itself goes unnoticed: verify rebuilds what the
-    /// repository holds and reads no list of what it should hold — a known gap.)
     DropRecipe {
+        pkg: usize,
+    },
+    /// A package (archive and metadata) deleted from the repository: only index.json still
+    /// says it belongs there.
+    DeletePackage {
         pkg: usize,
     },
 }
@@ -91,6 +102,7 @@ fn change() -> impl Strategy<Value = Change> {
         2 => (i(), i(), 1u8..=255).prop_map(|(file, offset, xor)| Change::RecipeInput { file, offset, xor }),
         1 => Just(Change::AddPackage),
         1 => i().prop_map(|pkg| Change::DropRecipe { pkg }),
+        1 => i().prop_map(|pkg| Change::DeletePackage { pkg }),
     ]
 }
 
@@ -198,7 +210,13 @@ fn apply(c: &Change, repo: &Path, recipes: &Path, epoch: u64) -> Option<Expect> 
             m.size = fs::metadata(&archive).unwrap().len();
             m.checksum.sha256 = kimigayo_package::sha256_file(&archive).unwrap();
             kimigayo_package::repo::publish(&Repository::new(repo), &archive, &m).unwrap();
-            Some(Expect { package: id(&m), says: vec!["not produced by the rebuild".into()] })
+            Some(Expect { package: id(&m), says: vec!["not produced by the rebuild".into(), "not listed in index.json".into()] })
+        }
+        Change::DeletePackage { pkg } => {
+            let (path, meta) = pick(pkg);
+            fs::remove_file(meta_path(path)).unwrap();
+            fs::remove_file(path).unwrap();
+            Some(Expect { package: id(meta), says: vec![format!("{}: listed in index.json but missing from the repository", meta.filename), "the repository was modified".into()] })
         }
         Change::DropRecipe { pkg } => {
             let (_, meta) = pick(pkg);

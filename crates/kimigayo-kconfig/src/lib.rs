@@ -30,6 +30,8 @@ pub enum KconfigError {
     Syntax { line: usize, text: String },
     #[error("unknown {what} `{name}`: {symbol} is not in the base configuration (check the spelling; `kimigayo applets` lists the known ones)")]
     Unknown { what: &'static str, name: String, symbol: String },
+    #[error("applet `{name}` cannot be removed: {reason} (drop `-{name}` from --applets)")]
+    Required { name: String, reason: String },
 }
 
 /// A parsed `.config`: lines kept for faithful rendering, symbols indexed.
@@ -148,7 +150,10 @@ pub fn applet_symbol(applet: &str) -> String {
 
 /// Enable `add` and disable `remove` applets in a BusyBox config. Unknown applets are an error
 /// (a typo must not silently build a different image). `remove` wins over `add`.
-pub fn select_applets(base: &Config, add: &[String], remove: &[String]) -> Result<Config, KconfigError> {
+pub fn select_applets(base: &Config, add: &[String], remove: &[String], required: &BTreeMap<String, String>) -> Result<Config, KconfigError> {
+    if let Some((name, reason)) = remove.iter().find_map(|a| required.get_key_value(a)) {
+        return Err(KconfigError::Required { name: name.clone(), reason: reason.clone() });
+    }
     let mut c = base.clone();
     for (list, value) in [(add, Value::Yes), (remove, Value::NotSet)] {
         for a in list {
@@ -175,7 +180,7 @@ mod tests {
 
     #[test]
     fn select_adds_and_removes() {
-        let c = select_applets(&Config::parse(BASE).unwrap(), &["nc".into()], &["vi".into(), "run-parts".into()]).unwrap();
+        let c = select_applets(&Config::parse(BASE).unwrap(), &["nc".into()], &["vi".into(), "run-parts".into()], &BTreeMap::new()).unwrap();
         assert!(c.is_enabled("CONFIG_NC"));
         assert!(!c.is_enabled("CONFIG_VI") && !c.is_enabled("CONFIG_RUN_PARTS"));
         assert!(c.render().contains("# CONFIG_VI is not set"));
@@ -183,8 +188,17 @@ mod tests {
 
     #[test]
     fn unknown_applet_is_named() {
-        let e = select_applets(&Config::parse(BASE).unwrap(), &["vim".into()], &[]).unwrap_err();
+        let e = select_applets(&Config::parse(BASE).unwrap(), &["vim".into()], &[], &BTreeMap::new()).unwrap_err();
         assert!(e.to_string().contains("`vim`") && e.to_string().contains("CONFIG_VIM"), "{e}");
+    }
+
+    #[test]
+    fn required_applets_are_refused_with_the_reason() {
+        let required = BTreeMap::from([("vi".to_string(), "the editor of last resort".to_string())]);
+        let e = select_applets(&Config::parse(BASE).unwrap(), &[], &["run-parts".into(), "vi".into()], &required).unwrap_err();
+        assert_eq!(e.to_string(), "applet `vi` cannot be removed: the editor of last resort (drop `-vi` from --applets)");
+        // Adding it, or removing others, is fine.
+        assert!(select_applets(&Config::parse(BASE).unwrap(), &["vi".into()], &["run-parts".into()], &required).is_ok());
     }
 
     #[test]

@@ -159,6 +159,10 @@ pub struct BuildSection {
     /// `.config` in the source tree before the steps run.
     #[serde(default)]
     pub kconfig: Option<String>,
+    /// Applets a configured selection (`./configure --applets=-NAME`) may not remove, each
+    /// with the reason given in the refusal (e.g. `ash`: it is `/bin/sh`).
+    #[serde(default)]
+    pub required_applets: std::collections::BTreeMap<String, String>,
     /// A kernel profile (recipe-relative, e.g. `../../kernel/profiles/vm.toml`): the build runs
     /// `prepare`, writes the profile's merged fragments over the tree's `.config`, runs
     /// `make olddefconfig`, refuses a result that dropped a requested or hardening option,
@@ -426,6 +430,12 @@ impl Recipe {
             if !dir.join(k).is_file() {
                 return Err(err("build.kconfig", format!("`{k}` does not exist in {}", dir.display())));
             }
+        }
+        if !b.required_applets.is_empty() && b.kconfig.is_none() {
+            return Err(err("build.required_applets", "required applets only apply to a recipe with `kconfig`: add it or drop the table".into()));
+        }
+        if let Some((a, _)) = b.required_applets.iter().find(|(_, why)| why.trim().is_empty()) {
+            return Err(err("build.required_applets", format!("`{a}` needs a reason (it is printed when a selection tries to remove it)")));
         }
         if !["1", "2", "3", "s", "z"].contains(&b.optimize.as_str()) {
             return Err(err("build.optimize", format!("`{}` is not allowed: use 2, s, z, 3 or 1 (FORTIFY needs optimisation)", b.optimize)));
