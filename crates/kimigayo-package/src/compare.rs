@@ -13,8 +13,9 @@ pub enum Difference {
     OnlyIn { path: String, side: &'static str },
     /// Same path, different type, mode or link target.
     Header { path: String, field: &'static str, expected: String, actual: String },
-    /// Same path, contents differ from `offset` on (sizes given).
-    Content { path: String, offset: u64, expected_size: u64, actual_size: u64 },
+    /// Same path, contents differ from `offset` on (sizes given). For ELF files, `elf` says
+    /// where: the part holding the first difference and each section that differs.
+    Content { path: String, offset: u64, expected_size: u64, actual_size: u64, elf: Option<String> },
     /// Identical contents but different compressed bytes (a compressor change).
     Compressed { offset: u64 },
     /// One side is not a readable archive.
@@ -28,10 +29,13 @@ impl std::fmt::Display for Difference {
             Difference::Header { path, field, expected, actual } => {
                 write!(f, "{path}: {field} differs (expected {expected}, got {actual})")
             }
-            Difference::Content { path, offset, expected_size, actual_size } => write!(
-                f,
-                "{path}: contents differ at byte offset {offset} (sizes {expected_size} and {actual_size})"
-            ),
+            Difference::Content { path, offset, expected_size, actual_size, elf } => {
+                write!(f, "{path}: contents differ at byte offset {offset} (sizes {expected_size} and {actual_size})")?;
+                match elf {
+                    Some(e) => write!(f, " [ELF: {e}]"),
+                    None => Ok(()),
+                }
+            }
             Difference::Compressed { offset } => {
                 write!(f, "same files, but the compressed archives differ at byte {offset}: the compressor changed")
             }
@@ -120,6 +124,7 @@ pub fn compare_archives(expected: &[u8], actual: &[u8]) -> Option<Difference> {
                     offset: offset as u64,
                     expected_size: x.data.len() as u64,
                     actual_size: y.data.len() as u64,
+                    elf: elf_detail(&x.data, &y.data, offset as u64),
                 });
             }
             _ => {}
@@ -127,4 +132,60 @@ pub fn compare_archives(expected: &[u8], actual: &[u8]) -> Option<Difference> {
     }
     let offset = expected.iter().zip(actual).position(|(m, n)| m != n).unwrap_or(expected.len().min(actual.len()));
     Some(Difference::Compressed { offset: offset as u64 })
+}
+
+/// Where two ELF files differ: the part of the file holding `offset` (in the recorded one)
+/// and every section whose size or bytes differ — what to look at before reaching for
+/// diffoscope. `None` when either side is not ELF.
+fn elf_detail(a: &[u8], b: &[u8], offset: u64) -> Option<String> {
+    let (ea, eb) = (goblin::elf::Elf::parse(a).ok()?, goblin::elf::Elf::parse(b).ok()?);
+    let sections = |e: &goblin::elf::Elf, data: &[u8]| -> BTreeMap<String, (u64, u64, Vec<u8>)> {
+        e.section_headers
+            .iter()
+            .filter_map(|h| {
+                let name = e.shdr_strtab.get_at(h.sh_name)?.to_string();
+                let bytes = if h.sh_type == goblin::elf::section_header::SHT_NOBITS { &[][..] } else { data.get(h.file_range()?)? };
+                Some((name, (h.sh_offset, h.sh_size, bytes.to_vec())))
+            })
+            .collect()
+    };
+    let (sa, sb) = (sections(&ea, a), sections(&eb, b));
+    let phdrs = ea.header.e_phoff..ea.header.e_phoff + u64::from(ea.header.e_phnum) * u64::from(ea.header.e_phentsize);
+    let at = if offset < u64::from(ea.header.e_ehsize) {
+        "the ELF header".to_string()
+    } else if phdrs.contains(&offset) {
+        format!("the program headers ({} and {} entries)", ea.header.e_phnum, eb.header.e_phnum)
+    } else {
+        sa.iter().find(|(_, (o, n, d))| !d.is_empty() && (*o..o + n).contains(&offset)).map(|(s, _)| format!("section {s}")).unwrap_or_else(|| "no section (padding or headers)".into())
+    };
+    let mut differ = Vec::new();
+    for (name, (_, na, da)) in &sa {
+        match sb.get(name) {
+            None => differ.push(format!("{name} only in the recorded build")),
+            Some((_, nb, _)) if nb != na => differ.push(format!("{name} {na:#x}→{nb:#x} bytes")),
+            Some((_, _, db)) if db != da => differ.push(format!("{name} same size, other bytes")),
+            _ => {}
+        }
+    }
+    differ.extend(sb.keys().filter(|n| !sa.contains_key(*n)).map(|n| format!("{n} only in the rebuild")));
+    Some(format!("first difference in {at}; sections that differ: {}", if differ.is_empty() { "none".to_string() } else { differ.join(", ") }))
+}
+
+#[cfg(test)]
+mod elf_tests {
+    use super::*;
+
+    #[test]
+    fn elf_differences_name_the_section() {
+        // A real ELF from the host: /bin/true (any ELF will do; skip where absent).
+        let Ok(a) = std::fs::read("/bin/true") else { return };
+        let e = goblin::elf::Elf::parse(&a).unwrap();
+        let text = e.section_headers.iter().find(|h| e.shdr_strtab.get_at(h.sh_name) == Some(".text")).unwrap();
+        let mut b = a.clone();
+        let at = text.sh_offset as usize + 16;
+        b[at] ^= 0xff;
+        let d = elf_detail(&a, &b, at as u64).unwrap();
+        assert_eq!(d, "first difference in section .text; sections that differ: .text same size, other bytes");
+        assert!(elf_detail(b"not elf", b"not elf either", 0).is_none());
+    }
 }
