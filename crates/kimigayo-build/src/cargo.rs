@@ -10,7 +10,7 @@
 //! hardening flags. Paths that differ between build folders are remapped, so the binaries
 //! are bit-identical wherever they are built.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 use std::fs;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
@@ -93,7 +93,7 @@ impl CargoSet {
     /// The key of the set's build: everything that can change its binaries.
     pub fn key(&self, arch: &str, c: &CToolchain) -> String {
         let k = KeyInputs {
-            format: 1,
+            format: 2,
             arch,
             set: self,
             c,
@@ -244,10 +244,65 @@ pub fn build_set(
         fs::copy(out.join(b), staging.join("bin").join(b))?;
     }
     let _ = fs::copy(&log, staging.join("build.log"));
+    fs::write(staging.join(BUILD_SCRIPTS), build_script_outputs(&target_dir))?;
     fs::write(staging.join(".complete"), &key)?;
     let _ = fs::remove_dir_all(&done);
     fs::rename(&staging, &done)?;
     Ok(Ok(done.join("bin")))
+}
+
+/// What every build script of a set build told cargo (`cargo:` lines of
+/// `target/**/build/<crate>-<hash>/output`), one `<crate>-<hash>: <line>` per line, sorted: a
+/// probe that answered differently (a cfg, a feature, a link flag) changes the binaries
+/// without changing any source, and `kimigayo verify` names it from these files.
+pub const BUILD_SCRIPTS: &str = "build-scripts.txt";
+
+fn build_script_outputs(target_dir: &Path) -> String {
+    let mut lines = Vec::new();
+    for e in walkdir::WalkDir::new(target_dir).min_depth(2).max_depth(5).into_iter().filter_map(|e| e.ok()) {
+        let p = e.path();
+        if e.file_name() != "output" || p.parent().and_then(|d| d.parent()).and_then(|d| d.file_name()) != Some(std::ffi::OsStr::new("build")) {
+            continue;
+        }
+        let unit = p.parent().and_then(|d| d.file_name()).map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+        let Ok(text) = fs::read_to_string(p) else { continue };
+        for l in text.lines().filter(|l| l.starts_with("cargo:") && !l.starts_with("cargo:rerun-if") && !l.starts_with("cargo::rerun-if")) {
+            // Folders of this build appear in some lines (OUT_DIR, link search paths).
+            let l = l.replace(&target_dir.display().to_string(), "$TARGET");
+            lines.push(format!("{unit}: {l}"));
+        }
+    }
+    lines.sort();
+    lines.dedup();
+    let mut out = lines.join("\n");
+    out.push('\n');
+    out
+}
+
+/// The lines of two [`BUILD_SCRIPTS`] files that differ for a build-script unit both hold
+/// (units only one side has are left out: a reused target folder keeps older units).
+pub fn build_script_differences(recorded: &str, rebuilt: &str) -> Vec<String> {
+    fn units(t: &str) -> BTreeMap<&str, BTreeSet<&str>> {
+        let mut m: BTreeMap<&str, BTreeSet<&str>> = BTreeMap::new();
+        for l in t.lines() {
+            if let Some((u, rest)) = l.split_once(": ") {
+                m.entry(u).or_default().insert(rest);
+            }
+        }
+        m
+    }
+    let (a, b) = (units(recorded), units(rebuilt));
+    let mut out = Vec::new();
+    for (u, la) in &a {
+        let Some(lb) = b.get(u) else { continue };
+        for l in la.difference(lb) {
+            out.push(format!("{u}: recorded only: {l}"));
+        }
+        for l in lb.difference(la) {
+            out.push(format!("{u}: rebuilt only: {l}"));
+        }
+    }
+    out
 }
 
 /// A cargo set's shape: members, workspace folder, include list, packages, bins.
@@ -276,4 +331,38 @@ pub fn set_of(all: &[kimigayo_recipe::Recipe], recipe: &kimigayo_recipe::Recipe,
     }
     members.sort();
     Ok((members, workspace, include.into_iter().collect(), packages.into_iter().collect(), bins.into_iter().collect()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn build_script_outputs_are_collected_and_a_flipped_probe_is_named() {
+        let t = tempfile::tempdir().unwrap();
+        let target = t.path().join("target");
+        let unit = target.join("x86_64-unknown-linux-musl/dist/build/rustix-0123abcd");
+        fs::create_dir_all(&unit).unwrap();
+        let out_dir = unit.join("out");
+        fs::write(unit.join("output"), format!("cargo:rerun-if-changed=build.rs\ncargo:rustc-cfg=linux_raw\ncargo:rustc-env=OUT={}\nnoise\n", out_dir.display())).unwrap();
+        let host = target.join("dist/build/serde-99");
+        fs::create_dir_all(&host).unwrap();
+        fs::write(host.join("output"), "cargo:rustc-cfg=no_core_error\n").unwrap();
+        // Not a build script's output file.
+        fs::write(target.join("output"), "cargo:rustc-cfg=bogus\n").unwrap();
+        let a = build_script_outputs(&target);
+        assert_eq!(
+            a,
+            "rustix-0123abcd: cargo:rustc-cfg=linux_raw\n\
+             rustix-0123abcd: cargo:rustc-env=OUT=$TARGET/x86_64-unknown-linux-musl/dist/build/rustix-0123abcd/out\n\
+             serde-99: cargo:rustc-cfg=no_core_error\n"
+        );
+        assert!(build_script_differences(&a, &a).is_empty());
+        let flipped = a.replace("linux_raw", "libc");
+        let d = build_script_differences(&a, &flipped);
+        assert_eq!(d, vec!["rustix-0123abcd: recorded only: cargo:rustc-cfg=linux_raw".to_string(), "rustix-0123abcd: rebuilt only: cargo:rustc-cfg=libc".to_string()]);
+        // A unit only one side holds (a reused target folder's older unit) is not a difference.
+        let older = format!("{a}old-1: cargo:rustc-cfg=x\n");
+        assert!(build_script_differences(&older, &a).is_empty());
+    }
 }

@@ -37,6 +37,30 @@ impl VerifyReport {
     }
 }
 
+/// For a Rust package that differs: what its set's build scripts answered differently in the
+/// recorded build (`<cache>/cargo/<key>`) and the rebuild, or where to look when they agree.
+fn cargo_note(recorded_cache: &Path, rebuilt_cache: &Path) -> String {
+    let read = |d: &Path| fs::read_to_string(d.join(crate::cargo::BUILD_SCRIPTS)).ok();
+    let Ok(sets) = fs::read_dir(rebuilt_cache.join("cargo")) else { return String::new() };
+    let mut notes = Vec::new();
+    for set in sets.filter_map(|e| e.ok()).filter(|e| e.path().is_dir()) {
+        let rebuilt_dir = set.path();
+        let recorded_dir = recorded_cache.join("cargo").join(set.file_name());
+        match (read(&recorded_dir), read(&rebuilt_dir)) {
+            (Some(a), Some(b)) => {
+                let d = crate::cargo::build_script_differences(&a, &b);
+                if d.is_empty() {
+                    notes.push(format!("the build scripts of both cargo builds answered alike ({} and {}); compare their build.log", recorded_dir.display(), rebuilt_dir.display()));
+                } else {
+                    notes.push(format!("build scripts answered differently: {}", d.join("; ")));
+                }
+            }
+            _ => notes.push(format!("no recorded cargo build {} to compare build-script outputs with (it was built in another cache)", recorded_dir.display())),
+        }
+    }
+    if notes.is_empty() { String::new() } else { format!(" [{}]", notes.join("; ")) }
+}
+
 /// Rebuild with `cfg` (its `repo_dir` is the recorded repository) in `scratch`, then compare.
 pub fn verify(cfg: &BuildConfig, scratch: PathBuf, progress: &dyn Progress) -> Result<VerifyReport, BuildError> {
     let recorded = Repository::new(&cfg.repo_dir).packages().map_err(io_ctx(format!("reading {}", cfg.repo_dir.display())))?;
@@ -51,14 +75,14 @@ pub fn verify(cfg: &BuildConfig, scratch: PathBuf, progress: &dyn Progress) -> R
     // A different user inside the sandbox than the recorded build used.
     re.sandbox_uid = Some(if cfg.sandbox_uid == Some(1000) { 1001 } else { 1000 });
     fs::create_dir_all(&re.cache_dir).map_err(io_ctx(format!("creating {}", re.cache_dir.display())))?;
-    let mut b = Builder::new(re.clone(), progress)?;
+    let mut builder = Builder::new(re.clone(), progress)?;
     // What the repository holds, not every recipe: a repository `make image` filled is
     // verified without compiling a kernel it does not contain.
-    let mut wanted: Vec<String> = recorded.iter().map(|(_, m)| m.origin.clone()).filter(|o| b.recipe(o).is_some()).collect();
+    let mut wanted: Vec<String> = recorded.iter().map(|(_, m)| m.origin.clone()).filter(|o| builder.recipe(o).is_some()).collect();
     wanted.sort();
     wanted.dedup();
     if !wanted.is_empty() {
-        b.build(&wanted)?;
+        builder.build(&wanted)?;
     }
     let rebuilt: BTreeMap<String, (PathBuf, String, String)> = Repository::new(&re.repo_dir)
         .packages()
@@ -88,7 +112,9 @@ pub fn verify(cfg: &BuildConfig, scratch: PathBuf, progress: &dyn Progress) -> R
         } else {
             String::new()
         };
-        let mut difference = diff.map(|d| format!("{}: {d}{stale}", meta.filename));
+        let is_cargo = builder.recipe(&meta.origin).is_some_and(|r| r.build.toolchain == kimigayo_recipe::Toolchain::Cargo);
+        let scripts = if diff.is_some() && is_cargo { cargo_note(&cfg.cache_dir, &re.cache_dir) } else { String::new() };
+        let mut difference = diff.map(|d| format!("{}: {d}{stale}{scripts}", meta.filename));
         if difference.is_none() && recorded_sha.as_deref() != Some(meta.checksum.sha256.as_str()) {
             difference = Some(format!("{}: the archive does not match its metadata's checksum.sha256 (the repository was modified)", meta.filename));
         }
