@@ -187,14 +187,15 @@ fn write_cache(root: &RcRoot, cache: &CacheFile) -> Option<PathBuf> {
     None
 }
 
-/// tmp file in the same directory + fsync + rename: readers see the old or the new file.
+/// tmp file in the same directory + rename: readers see the old or the new file. No fsync: a
+/// cache torn by a power loss is detected as corrupt and rebuilt, and the sync cost a boot
+/// several milliseconds on disk-backed roots.
 pub(crate) fn write_atomic(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
     let dir = path.parent().unwrap_or(Path::new("."));
     std::fs::create_dir_all(dir)?;
     let mut tmp = tempfile::NamedTempFile::new_in(dir)?;
     tmp.write_all(bytes)?;
     std::fs::set_permissions(tmp.path(), std::os::unix::fs::PermissionsExt::from_mode(0o644))?;
-    tmp.as_file().sync_all()?;
     tmp.persist(path).map_err(|e| e.error)?;
     Ok(())
 }
