@@ -16,6 +16,8 @@
 #   configure  ./configure --arch=x86_64 --security-hardening=full
 #   make       make
 #   test       make test
+#   verify     (not by default) the Rust components built, then `kimigayo verify`: the
+#              reproducibility check of `make test` without the kernel or the test suite
 #
 # Each phase's time is printed; a failing phase stops the run with its log's last lines.
 # Logs stay in $KIMIGAYO_CLEAN_ROOM_DIR/logs (default ~/.cache/kimigayo-clean-room).
@@ -30,12 +32,12 @@ while [ $# -gt 0 ]; do
 	--phases=*) phases="${1#--phases=}"; shift ;;
 	--worktree) worktree=1; shift ;;
 	--keep) keep=1; shift ;;
-	-h|--help) sed -n '2,23p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+	-h|--help) sed -n '2,24p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
 	*) echo "clean-room: unknown option $1 (see --help)" >&2; exit 2 ;;
 	esac
 done
 for p in $(echo "$phases" | tr ',' ' '); do
-	case "$p" in setup|configure|make|test) ;; *) echo "clean-room: unknown phase \`$p' (setup, configure, make, test)" >&2; exit 2 ;; esac
+	case "$p" in setup|configure|make|test|verify) ;; *) echo "clean-room: unknown phase \`$p' (setup, configure, make, test, verify)" >&2; exit 2 ;; esac
 done
 
 [ "$(id -u)" -eq 0 ] || { echo "clean-room: run as root (podman --privileged, mmdebstrap)" >&2; exit 1; }
@@ -114,6 +116,7 @@ for p in $PHASES; do
 	configure) cmd="./configure --arch=x86_64 --security-hardening=full" ;;
 	make) cmd="make" ;;
 	test) cmd="make test" ;;
+	verify) cmd="./target/release/kimigayo build kimigayo-init kimigayo-tools kpkg && ./target/release/kimigayo verify" ;;
 	esac
 	s=$(date +%s)
 	echo "clean-room: phase $p: $cmd"
