@@ -32,7 +32,7 @@ while [ $# -gt 0 ]; do
 	--phases=*) phases="${1#--phases=}"; shift ;;
 	--worktree) worktree=1; shift ;;
 	--keep) keep=1; shift ;;
-	-h|--help) sed -n '2,24p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+	-h|--help) sed -n '2,23p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
 	*) echo "clean-room: unknown option $1 (see --help)" >&2; exit 2 ;;
 	esac
 done
