@@ -667,15 +667,20 @@ impl<'a> Holder<'a> {
         std::fs::read_to_string(pidfile).ok()?.trim().parse().ok()
     }
 
+    /// The processes of our pid namespace other than us (with /proc our own), e.g. a `stop`
+    /// run by a joining holder: they are not our children, so their exit sends us no SIGCHLD.
+    fn ns_others(&self) -> Vec<i32> {
+        let Ok(rd) = std::fs::read_dir("/proc") else { return Vec::new() };
+        rd.flatten().filter_map(|e| e.file_name().to_str().and_then(|n| n.parse::<i32>().ok())).filter(|p| *p != 1).collect()
+    }
+
     /// Is nothing but us left? `no_children`: waitpid said ECHILD.
     fn ns_empty(&self, no_children: bool) -> bool {
         if self.own_proc {
-            let Ok(rd) = std::fs::read_dir("/proc") else { return no_children };
-            !rd.flatten().any(|e| {
-                let n = e.file_name();
-                let n = n.to_string_lossy();
-                n.bytes().all(|b| b.is_ascii_digit()) && n != "1"
-            })
+            if std::fs::metadata("/proc/self").is_err() {
+                return no_children;
+            }
+            self.ns_others().is_empty()
         } else {
             // No namespace of our own: the service is our process tree (we are its subreaper).
             no_children || tree::descendants(std::process::id() as i32).is_empty()
@@ -683,18 +688,35 @@ impl<'a> Holder<'a> {
     }
 
     /// Reaps until the namespace is empty. A service without a daemon (its start just did some
-    /// work) stays started until stopped. Returns the state read when it emptied.
+    /// work) stays started until stopped. Returns the state read when it emptied. Event-driven:
+    /// a child's exit wakes us through the SIGCHLD signalfd, and the exit of a process that is
+    /// not our child (a joining holder's `stop` and what it ran) through its pidfd; the 100 ms
+    /// timeout is only the fallback where pidfds are unavailable.
     fn wait_until_empty(&mut self, daemon: bool) -> Option<State> {
+        let mut watched: Vec<std::os::fd::OwnedFd> = Vec::new();
+        let mut timeout = Duration::from_millis(100);
         loop {
-            self.pump().wait(Duration::from_millis(100));
+            let fds: Vec<i32> = watched.iter().map(std::os::fd::AsRawFd::as_raw_fd).collect();
+            self.pump().wait_also(timeout, &fds);
+            watched.clear();
+            timeout = Duration::from_millis(100);
             let (reaped, no_children) = pump::reap_all();
             for (p, status) in reaped {
                 self.note_death(p, status);
             }
-            if no_children && self.ns_empty(true) {
-                let st = self.sd.state();
-                if st == Some(State::Stopping) || daemon {
-                    return st;
+            if no_children {
+                if self.ns_empty(true) {
+                    let st = self.sd.state();
+                    if st == Some(State::Stopping) || daemon {
+                        return st;
+                    }
+                } else if self.own_proc {
+                    // Zombies (exited, their parent about to reap them) would wake us at once.
+                    let live: Vec<i32> = self.ns_others().into_iter().filter(|p| !is_zombie(&p.to_string())).collect();
+                    watched = live.into_iter().filter_map(pump::pidfd).collect();
+                    if watched.is_empty() {
+                        timeout = Duration::from_millis(2);
+                    }
                 }
             }
         }
@@ -723,7 +745,7 @@ impl<'a> Holder<'a> {
             if no_children && self.ns_empty(true) {
                 return;
             }
-            std::thread::sleep(Duration::from_millis(5));
+            std::thread::sleep(Duration::from_millis(1));
         }
     }
 
@@ -949,3 +971,4 @@ fn once_mode(h: &HolderArgs, env: &SvcEnv, conf: &ScriptConf, spec: &SandboxSpec
         }
     }
 }
+

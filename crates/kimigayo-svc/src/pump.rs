@@ -118,12 +118,18 @@ impl Pump {
 
     /// Waits up to `timeout` for output or a SIGCHLD; copies output.
     pub fn wait(&mut self, timeout: Duration) {
-        let mut fds = [
+        self.wait_also(timeout, &[]);
+    }
+
+    /// As [`Pump::wait`], also returning when one of `extra` (pidfds) becomes readable.
+    pub fn wait_also(&mut self, timeout: Duration, extra: &[RawFd]) {
+        let mut fds = vec![
             libc::pollfd { fd: self.sigchld, events: libc::POLLIN, revents: 0 },
             libc::pollfd { fd: self.read_fd, events: libc::POLLIN, revents: 0 },
         ];
+        fds.extend(extra.iter().map(|fd| libc::pollfd { fd: *fd, events: libc::POLLIN, revents: 0 }));
         let ms = timeout.as_millis().min(i32::MAX as u128) as i32;
-        let n = unsafe { libc::poll(fds.as_mut_ptr(), 2, ms) };
+        let n = unsafe { libc::poll(fds.as_mut_ptr(), fds.len() as libc::nfds_t, ms) };
         if n > 0 {
             if fds[0].revents != 0 {
                 let mut info = [0u8; 128];
@@ -160,6 +166,12 @@ impl Pump {
             }
         }
     }
+}
+
+/// A pidfd for `pid` (readable once it exits); None if it is gone or pidfds are unavailable.
+pub fn pidfd(pid: i32) -> Option<std::os::fd::OwnedFd> {
+    let fd = unsafe { libc::syscall(libc::SYS_pidfd_open, pid, 0) };
+    (fd >= 0).then(|| unsafe { <std::os::fd::OwnedFd as std::os::fd::FromRawFd>::from_raw_fd(fd as RawFd) })
 }
 
 pub fn write_all_fd(fd: RawFd, mut data: &[u8]) {

@@ -179,6 +179,26 @@ pub fn parse_schedule(retry: &str, sig: i32) -> Result<Vec<Step>, String> {
     Ok(out)
 }
 
+/// Waits until one of `pids` exits or `max` passed: on their pidfds (an exit wakes us at once,
+/// whoever the parent is), else in 10 ms steps where pidfds are unavailable.
+fn wait_for_exit(pids: &[i32], max: Duration) {
+    let mut fds = Vec::new();
+    for p in pids {
+        match crate::pump::pidfd(*p) {
+            Some(fd) => fds.push(fd),
+            // Gone already (ESRCH): nothing to wait for.
+            None if std::io::Error::last_os_error().raw_os_error() == Some(libc::ESRCH) => return,
+            None => {
+                std::thread::sleep(max.min(Duration::from_millis(10)));
+                return;
+            }
+        }
+    }
+    let mut polls: Vec<libc::pollfd> = fds.iter().map(|fd| libc::pollfd { fd: std::os::fd::AsRawFd::as_raw_fd(fd), events: libc::POLLIN, revents: 0 }).collect();
+    let ms = max.as_millis().clamp(1, i32::MAX as u128) as i32;
+    unsafe { libc::poll(polls.as_mut_ptr(), polls.len() as libc::nfds_t, ms) };
+}
+
 /// Runs a stop schedule on `pids`; true when they are all gone.
 pub fn run_schedule(pids: &[i32], schedule: &[Step]) -> bool {
     let alive = || pids.iter().copied().filter(|p| crate::state::pid_alive(*p)).collect::<Vec<_>>();
@@ -196,8 +216,13 @@ pub fn run_schedule(pids: &[i32], schedule: &[Step]) -> bool {
             Step::Wait(d) => {
                 last_wait = true;
                 let end = Instant::now() + *d;
-                while !alive().is_empty() && Instant::now() < end {
-                    std::thread::sleep(Duration::from_millis(10));
+                loop {
+                    let left = alive();
+                    let now = Instant::now();
+                    if left.is_empty() || now >= end {
+                        break;
+                    }
+                    wait_for_exit(&left, end - now);
                 }
                 if alive().is_empty() {
                     return true;
@@ -209,7 +234,10 @@ pub fn run_schedule(pids: &[i32], schedule: &[Step]) -> bool {
     }
     if !last_wait {
         // A bare signal: give it a moment so the answer is meaningful, but do not insist.
-        std::thread::sleep(Duration::from_millis(20));
+        let left = alive();
+        if !left.is_empty() {
+            wait_for_exit(&left, Duration::from_millis(20));
+        }
         return true;
     }
     alive().is_empty()
