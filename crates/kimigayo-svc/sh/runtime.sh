@@ -17,15 +17,22 @@ export RC_SERVICE RC_SVCNAME SVCNAME PATH
 
 # ---- output (OpenRC's einfo family, uncoloured) -------------------------------------------
 EINFO_INDENT=${EINFO_INDENT:-0}
-_kg_ind() { [ "$EINFO_INDENT" -gt 0 ] 2>/dev/null && printf "%${EINFO_INDENT}s" ''; }
+# No command substitution here (a fork per message): the indent is a printf width.
+_kg_p() {
+	if [ "${EINFO_INDENT:-0}" -gt 0 ] 2>/dev/null; then
+		printf " * %${EINFO_INDENT}s%s$1" '' "$2"
+	else
+		printf " * %s$1" "$2"
+	fi
+}
 _kg_quiet() { yesno "${EINFO_QUIET:-no}"; }
-einfon() { _kg_quiet && return 0; printf ' * %s%s' "$(_kg_ind)" "$*"; }
-einfo() { _kg_quiet && return 0; printf ' * %s%s\n' "$(_kg_ind)" "$*"; }
-ewarnn() { _kg_quiet && return 0; printf ' * %s%s' "$(_kg_ind)" "$*" >&2; }
-ewarn() { _kg_quiet && return 0; printf ' * %s%s\n' "$(_kg_ind)" "$*" >&2; }
-eerrorn() { printf ' * %s%s' "$(_kg_ind)" "$*" >&2; }
-eerror() { printf ' * %s%s\n' "$(_kg_ind)" "$*" >&2; }
-ebegin() { _kg_quiet && return 0; printf ' * %s%s ...\n' "$(_kg_ind)" "$*"; }
+einfon() { _kg_quiet && return 0; _kg_p '' "$*"; }
+einfo() { _kg_quiet && return 0; _kg_p '\n' "$*"; }
+ewarnn() { _kg_quiet && return 0; _kg_p '' "$*" >&2; }
+ewarn() { _kg_quiet && return 0; _kg_p '\n' "$*" >&2; }
+eerrorn() { _kg_p '' "$*" >&2; }
+eerror() { _kg_p '\n' "$*" >&2; }
+ebegin() { _kg_quiet && return 0; _kg_p ' ...\n' "$*"; }
 _kg_end() {
 	_kg_rv=${2:-0}
 	_kg_fn=$1
@@ -130,7 +137,7 @@ _kg_default_start() {
 		fi
 		_kg_bg="--background --make-pidfile"
 	fi
-	ebegin "Starting $(_kg_name)"
+	ebegin "Starting ${name:-$RC_SVCNAME}"
 	# eval like OpenRC's, so command_args="-c 'a b'" keeps its quoting; the single values are
 	# expanded inside the eval, quoted.
 	eval start-stop-daemon --start --exec \"\$command\" \
@@ -143,25 +150,25 @@ _kg_default_start() {
 		${error_log:+--stderr \"\$error_log\"} \
 		${nicelevel:+--nicelevel \"\$nicelevel\"} \
 		$_kg_bg $start_stop_daemon_args -- $command_args ${command_args_background:-}
-	eend $? "Failed to start $(_kg_name)"
+	eend $? "Failed to start ${name:-$RC_SVCNAME}"
 }
 
 _kg_default_stop() {
 	if [ "${supervisor:-}" = supervise-daemon ]; then
-		ebegin "Stopping $(_kg_name)"
+		ebegin "Stopping ${name:-$RC_SVCNAME}"
 		supervise-daemon "$RC_SVCNAME" --stop --pidfile "$(_kg_supervise_pidfile)" ${stopsig:+--signal "$stopsig"}
-		eend $? "Failed to stop $(_kg_name)"
+		eend $? "Failed to stop ${name:-$RC_SVCNAME}"
 		return
 	fi
 	[ -n "${command:-}${pidfile:-}${procname:-}" ] || return 0
-	ebegin "Stopping $(_kg_name)"
+	ebegin "Stopping ${name:-$RC_SVCNAME}"
 	start-stop-daemon --stop \
 		${command:+--exec "$command"} \
 		${procname:+--name "$procname"} \
 		${pidfile:+--pidfile "$pidfile"} \
 		${stopsig:+--signal "$stopsig"} \
 		--retry "${retry:-${stopsig:-TERM}/${timeout:-5}/KILL/5}"
-	eend $? "Failed to stop $(_kg_name)"
+	eend $? "Failed to stop ${name:-$RC_SVCNAME}"
 }
 
 _kg_default_status() {
@@ -178,7 +185,7 @@ _kg_default_status() {
 
 _kg_supervise_start() {
 	[ -n "${command:-}" ] || { eerror "$RC_SVCNAME: supervisor=supervise-daemon needs command"; return 1; }
-	ebegin "Starting $(_kg_name)"
+	ebegin "Starting ${name:-$RC_SVCNAME}"
 	_kg_sp=$(_kg_supervise_pidfile)
 	eval supervise-daemon \"\$RC_SVCNAME\" --start \
 		--pidfile \"\$_kg_sp\" \
@@ -191,7 +198,7 @@ _kg_supervise_start() {
 		${output_log:+--stdout \"\$output_log\"} \
 		${error_log:+--stderr \"\$error_log\"} \
 		$supervise_daemon_args \"\$command\" -- $command_args
-	eend $? "Failed to start $(_kg_name)"
+	eend $? "Failed to start ${name:-$RC_SVCNAME}"
 }
 
 _kg_isfunc start || start() { _kg_default_start; }

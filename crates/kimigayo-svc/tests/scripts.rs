@@ -311,3 +311,27 @@ fn supervised_daemon_stops_cleanly() {
     assert!(pids_with(marker).is_empty());
     assert_eq!(root.status("sup2").state, State::Stopped);
 }
+
+#[test]
+fn configuration_is_cached_until_a_file_it_came_from_changes() {
+    let root = Root::new();
+    let out = root.path().join("run/said");
+    root.script("cfg", &format!("extra_commands=\"${{CMDS:-one}}\"\none() {{ echo one >> {o}; }}\ntwo() {{ echo two >> {o}; }}\n", o = out.display()));
+    let r = root.openrc("cfg", "one");
+    assert_eq!(r.code, 0, "{}", r.all());
+    let cache = root.path().join("run/kimigayo/svc/cfg/conf.cache");
+    let cached = std::fs::read_to_string(&cache).unwrap_or_else(|e| panic!("{}: {e}", cache.display()));
+    assert!(cached.starts_with("kimigayo-conf 1 "), "{cached}");
+    // `two` is not a command yet, and the cached configuration says so.
+    assert_ne!(root.openrc("cfg", "two").code, 0);
+    // conf.d changes what the script computes: the next action reads it afresh.
+    std::fs::create_dir_all(root.path().join("etc/conf.d")).unwrap();
+    std::fs::write(root.path().join("etc/conf.d/cfg"), "CMDS=\"one two\"\n").unwrap();
+    let r = root.openrc("cfg", "two");
+    assert_eq!(r.code, 0, "conf.d was not read again after it changed: {}", r.all());
+    // So does an edit of the script itself.
+    root.script("cfg", &format!("extra_commands=\"three\"\nthree() {{ echo three >> {o}; }}\n", o = out.display()));
+    let r = root.openrc("cfg", "three");
+    assert_eq!(r.code, 0, "the edited script was not read again: {}", r.all());
+    assert_eq!(std::fs::read_to_string(&out).unwrap(), "one\ntwo\nthree\n");
+}
