@@ -43,15 +43,29 @@ fn table(arch: TargetArch) -> &'static str {
     }
 }
 
-/// Number of syscall `name` on `arch`, or None when the architecture has no such call.
+/// Number of syscall `name` on `arch`, or None when the architecture has no such call. The
+/// table is parsed once per process (a filter looks up hundreds of names).
 pub fn syscall_nr(arch: TargetArch, name: &str) -> Option<i64> {
-    table(arch)
-        .lines()
-        .filter(|l| !l.starts_with('#'))
-        .find_map(|l| {
-            let (n, nr) = l.split_once(' ')?;
-            (n == name).then(|| nr.trim().parse().ok()).flatten()
-        })
+    use std::collections::HashMap;
+    use std::sync::OnceLock;
+    static X86_64_MAP: OnceLock<HashMap<&'static str, i64>> = OnceLock::new();
+    static AARCH64_MAP: OnceLock<HashMap<&'static str, i64>> = OnceLock::new();
+    let cell = match arch {
+        TargetArch::x86_64 => &X86_64_MAP,
+        _ => &AARCH64_MAP,
+    };
+    cell.get_or_init(|| {
+        let mut m = HashMap::new();
+        for l in table(arch).lines().filter(|l| !l.starts_with('#')) {
+            if let Some((n, Ok(nr))) = l.split_once(' ').map(|(n, nr)| (n, nr.trim().parse::<i64>())) {
+                // The first line naming a call wins, as a scan from the top would find it.
+                m.entry(n).or_insert(nr);
+            }
+        }
+        m
+    })
+    .get(name)
+    .copied()
 }
 
 #[cfg(test)]
