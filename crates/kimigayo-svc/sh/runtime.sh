@@ -104,7 +104,8 @@ need() { :; }; use() { :; }; want() { :; }; after() { :; }; before() { :; }
 provide() { :; }; keyword() { :; }; config() { :; }
 checkpath() { "${KIMIGAYO_SELF:?}" checkpath "$@"; }
 
-_kg_isfunc() { case "$(command -V "$1" 2>/dev/null)" in *function*) return 0 ;; esac; return 1; }
+_kg_isfunc_now() { case "$(command -V "$1" 2>/dev/null)" in *function*) return 0 ;; esac; return 1; }
+_kg_isfunc() { _kg_isfunc_now "$1"; }
 
 # ---- configuration: rc.conf, conf.d (net.eth0 also reads conf.d/net), the script ----------
 [ -r "$_kg_root/etc/rc.conf" ] && . "$_kg_root/etc/rc.conf"
@@ -201,10 +202,34 @@ _kg_supervise_start() {
 	eend $? "Failed to start ${name:-$RC_SVCNAME}"
 }
 
+# Which of the names the runtime asks about are functions, answered by one subshell (a
+# command substitution per question was a fork each, most of the runtime's cost). `command -V`
+# says "NAME is a shell function" (dash) or "NAME is a function" (BusyBox ash, bash). A name
+# outside the list is still asked directly.
+_kg_asked=" start stop status start_pre start_post stop_pre stop_post $extra_commands $extra_started_commands $extra_stopped_commands "
+_kg_fns="
+$(for _kg_f in $_kg_asked; do command -V "$_kg_f" 2>/dev/null; done)
+"
+_kg_isfunc() {
+	case "$_kg_fns" in
+		*"
+$1 is a shell function
+"*|*"
+$1 is a function
+"*) return 0 ;;
+	esac
+	case "$_kg_asked" in *" $1 "*) return 1 ;; esac
+	_kg_isfunc_now "$1"
+}
 _kg_isfunc start || start() { _kg_default_start; }
 _kg_isfunc stop || stop() { _kg_default_stop; }
 _kg_custom_status=no
 if _kg_isfunc status; then _kg_custom_status=yes; else status() { _kg_default_status; }; fi
+# start, stop and status are functions from here on, defaults or not.
+_kg_fns="${_kg_fns}start is a function
+stop is a function
+status is a function
+"
 
 _kg_commands() {
 	printf '%s' "start stop restart status zap describe"
