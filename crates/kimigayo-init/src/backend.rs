@@ -203,7 +203,7 @@ impl Services for Backend {
         notes.extend(plan.warnings.iter().cloned());
         notes.extend(plan.skipped.iter().map(|(s, e)| format!("{s}: not started: {e}")));
         let planned: BTreeSet<String> = plan.waves.iter().flatten().cloned().collect();
-        Ok(BootPlan { needs: needs_of(&cat, &planned), waves: plan.waves, notes })
+        Ok(BootPlan { needs: needs_of(&cat, &planned), waves: plan.waves, after: plan.after, notes })
     }
     fn running(&self) -> Vec<String> {
         self.services()
@@ -212,10 +212,13 @@ impl Services for Backend {
             .filter(|s| self.status(s).is_ok_and(|st| st.holder_pid.is_some() || matches!(st.state.as_str(), "started" | "starting" | "stopping")))
             .collect()
     }
-    fn stop_plan(&self, running: &[String]) -> Vec<Vec<String>> {
+    fn stop_plan(&self, running: &[String]) -> (Vec<Vec<String>>, crate::orchestrate::After) {
         match self.catalog() {
-            Ok(cat) => kimigayo_rc::stop_plan(&cat, running).waves,
-            Err(_) => vec![running.to_vec()],
+            Ok(cat) => {
+                let p = kimigayo_rc::stop_plan(&cat, running);
+                (p.waves, p.after)
+            }
+            Err(_) => (vec![running.to_vec()], Default::default()),
         }
     }
     fn stop_timeout(&self) -> Duration {

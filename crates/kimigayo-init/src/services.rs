@@ -4,12 +4,14 @@
 
 use std::time::Duration;
 
-use crate::orchestrate::Needs;
+use crate::orchestrate::{After, Needs};
 
 #[derive(Debug, Clone, Default)]
 pub struct BootPlan {
     pub waves: Vec<Vec<String>>,
     pub needs: Needs,
+    /// Each planned service's predecessors (it starts once they are done).
+    pub after: After,
     /// Warnings and services left out of the plan (with the reason), for the console.
     pub notes: Vec<String>,
 }
@@ -20,8 +22,8 @@ pub trait Services {
     fn boot_plan(&self, levels: &[String]) -> Result<BootPlan, String>;
     /// Services that are up (or crashed with processes left) right now.
     fn running(&self) -> Vec<String>;
-    /// Reverse dependency order over `running`.
-    fn stop_plan(&self, running: &[String]) -> Vec<Vec<String>>;
+    /// Reverse dependency order over `running`: waves, and what each must wait for.
+    fn stop_plan(&self, running: &[String]) -> (Vec<Vec<String>>, After);
     /// Per-service stop timeout (rc.conf `rc_timeout_stopsec`, default 10 s).
     fn stop_timeout(&self) -> Duration;
     /// Per-service start timeout at boot (rc.conf `rc_timeout_startsec`, default 60 s): a

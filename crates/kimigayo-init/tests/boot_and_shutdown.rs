@@ -117,3 +117,23 @@ fn boots_in_dependency_order_and_shuts_down_in_reverse() {
     assert_eq!(w["state"], "started");
     assert!(w["sandbox"].as_str().unwrap_or("").contains("pid"), "{w}");
 }
+
+#[test]
+fn a_service_starts_once_its_own_dependencies_are_up_not_the_whole_wave() {
+    let r = Root::new();
+    let events = r.path().join("events");
+    let ev = events.display().to_string();
+    // slow and fast share the first wave; quick, in the second, needs only fast: it starts
+    // as soon as fast is up, while slow's start still runs.
+    r.service("slow", &format!("start() {{ sleep 1.5; echo \"slow up\" >> {ev}; (exec sleep 1000) & }}"));
+    r.service("fast", "start() { (exec sleep 1000) & }");
+    r.service("quick", &format!("depend() {{ need fast; }}\nstart() {{ echo \"quick up\" >> {ev}; (exec sleep 1000) & }}"));
+    for s in ["slow", "fast", "quick"] {
+        r.enable(s, "default");
+    }
+    let o = run_init(r.path(), &[], Some("sleep 0.2"));
+    let t = text(&o);
+    assert_eq!(o.status.code(), Some(0), "{t}");
+    let got = std::fs::read_to_string(&events).unwrap_or_default();
+    assert_eq!(got, "quick up\nslow up\n", "quick waited for slow, which it does not depend on:\n{t}");
+}

@@ -41,6 +41,8 @@ pub struct WaveOptions<'a> {
     pub abort_on_shutdown: bool,
     /// The runlevel being entered (scripts see it as RC_RUNLEVEL; `shutdown` at shutdown).
     pub runlevel: &'a str,
+    /// Each service's predecessors; None: every earlier wave.
+    pub after: Option<&'a After>,
 }
 
 fn spawn_action(ctx: &Ctx, svc: &str, action: &str, runlevel: &str) -> Result<i32, String> {
@@ -64,27 +66,69 @@ fn spawn_action(ctx: &Ctx, svc: &str, action: &str, runlevel: &str) -> Result<i3
     Ok(child.id() as i32)
 }
 
-/// Runs the waves; returns every service's outcome in the order they finished.
+/// Each service's direct predecessors in a plan (see `kimigayo_rc::Plan::after`).
+pub type After = BTreeMap<String, BTreeSet<String>>;
+
+/// What must be done before each service when only waves are known: everything in the
+/// waves before its own.
+fn after_from_waves(waves: &[Vec<String>]) -> After {
+    let mut out = After::new();
+    let mut before: BTreeSet<String> = BTreeSet::new();
+    for wave in waves {
+        for s in wave {
+            out.insert(s.clone(), before.clone());
+        }
+        before.extend(wave.iter().cloned());
+    }
+    out
+}
+
+/// Runs a plan; returns every service's outcome in the order they finished. The waves give the
+/// order of preference; a service is launched as soon as its own predecessors (`opts.after`,
+/// else all earlier waves) are done, however they ended — a failed `need` is caught by
+/// [`blocked::blocked_by`] — so one slow service holds back only what depends on it.
 pub fn run_waves(
     ctx: &Ctx,
     pump: &mut Pump,
     waves: &[Vec<String>],
     opts: &WaveOptions,
 ) -> Vec<(String, Outcome)> {
+    // A service the plan's map does not list waits for every earlier wave.
+    let by_waves = after_from_waves(waves);
+    let empty = After::new();
+    let given = opts.after.unwrap_or(&empty);
+    let preds_of = |svc: &str| given.get(svc).or_else(|| by_waves.get(svc));
+    let planned: BTreeSet<&str> = waves.iter().flatten().map(String::as_str).collect();
+    let mut pending: Vec<&String> = waves.iter().flatten().collect();
     let mut results = Vec::new();
+    let mut done: BTreeSet<String> = BTreeSet::new();
     let mut started = BTreeSet::new();
     let mut failed = BTreeSet::new();
-    for wave in waves {
+    let mut running: BTreeMap<i32, (String, Instant)> = BTreeMap::new();
+    loop {
         if opts.abort_on_shutdown && pump.shutdown.is_some() {
-            results.extend(wave.iter().map(|s| (s.clone(), Outcome::Skipped)));
-            continue;
+            for svc in pending.drain(..) {
+                done.insert(svc.clone());
+                results.push((svc.clone(), Outcome::Skipped));
+            }
         }
-        let mut running: BTreeMap<i32, (String, Instant)> = BTreeMap::new();
-        for svc in wave {
+        // Launch everything whose predecessors are done, in plan order.
+        let mut i = 0;
+        while i < pending.len() {
+            let svc = pending[i];
+            let ready = preds_of(svc).is_none_or(|preds| preds.iter().all(|p| done.contains(p) || !planned.contains(p.as_str())));
+            if !ready {
+                i += 1;
+                continue;
+            }
+            pending.remove(i);
             if let Some(by) = blocked::blocked_by(svc, opts.needs, &started, &failed) {
                 pump.log.error(&format!("{svc}: not started: dependency {by} failed"));
                 failed.insert(svc.clone());
+                done.insert(svc.clone());
                 results.push((svc.clone(), Outcome::Blocked(by)));
+                // What waited on it may be ready now.
+                i = 0;
                 continue;
             }
             pump.log.file_only(&format!("{} {svc}", opts.action));
@@ -95,47 +139,58 @@ pub fn run_waves(
                 Err(e) => {
                     pump.log.error(&format!("{svc}: cannot run `{}': {e}", opts.action));
                     failed.insert(svc.clone());
+                    done.insert(svc.clone());
                     results.push((svc.clone(), Outcome::CouldNotSpawn(e)));
+                    i = 0;
                 }
             }
         }
-        while !running.is_empty() {
-            pump.step(Duration::from_millis(50));
-            let pids: Vec<i32> = running.keys().copied().collect();
-            for pid in pids {
-                let outcome = if let Some(code) = pump.take_exit(pid) {
-                    Some(if code == 0 { Outcome::Ok } else { Outcome::Failed(code) })
-                } else if opts.timeout.is_some_and(|t| running[&pid].1.elapsed() >= t) {
-                    // SAFETY: kill the action's whole process group (it was made its leader).
-                    unsafe { libc::kill(-pid, libc::SIGKILL) };
-                    Some(Outcome::TimedOut)
-                } else {
-                    None
-                };
-                let Some(outcome) = outcome else { continue };
-                let Some((svc, _)) = running.remove(&pid) else { continue };
-                if let Ok(text) = std::fs::read_to_string(ctx.action_out(&svc, opts.action)) {
-                    pump.log.relay(&text);
-                }
-                let _ = std::fs::remove_file(ctx.action_out(&svc, opts.action));
-                match &outcome {
-                    Outcome::Ok => {
-                        pump.log.file_only(&format!("{} {svc}: ok", opts.action));
-                        started.insert(svc.clone());
-                    }
-                    Outcome::Failed(code) => {
-                        pump.log.error(&format!("{svc}: `{}' failed (exit status {code})", opts.action));
-                        failed.insert(svc.clone());
-                    }
-                    Outcome::TimedOut => {
-                        let t = opts.timeout.unwrap_or_default();
-                        pump.log.error(&format!("{svc}: `{}' timed out after {:.1}s; killed", opts.action, t.as_secs_f64()));
-                        failed.insert(svc.clone());
-                    }
-                    _ => {}
-                }
-                results.push((svc, outcome));
+        if running.is_empty() {
+            if pending.is_empty() {
+                break;
             }
+            // Nothing runs and nothing is ready: only a predecessor outside every path can
+            // cause this (an inconsistent plan); go on in plan order rather than hang.
+            let svc = pending[0].clone();
+            done.extend(preds_of(&svc).into_iter().flatten().cloned());
+            continue;
+        }
+        pump.step(Duration::from_millis(50));
+        let pids: Vec<i32> = running.keys().copied().collect();
+        for pid in pids {
+            let outcome = if let Some(code) = pump.take_exit(pid) {
+                Some(if code == 0 { Outcome::Ok } else { Outcome::Failed(code) })
+            } else if opts.timeout.is_some_and(|t| running[&pid].1.elapsed() >= t) {
+                // SAFETY: kill the action's whole process group (it was made its leader).
+                unsafe { libc::kill(-pid, libc::SIGKILL) };
+                Some(Outcome::TimedOut)
+            } else {
+                None
+            };
+            let Some(outcome) = outcome else { continue };
+            let Some((svc, _)) = running.remove(&pid) else { continue };
+            if let Ok(text) = std::fs::read_to_string(ctx.action_out(&svc, opts.action)) {
+                pump.log.relay(&text);
+            }
+            let _ = std::fs::remove_file(ctx.action_out(&svc, opts.action));
+            match &outcome {
+                Outcome::Ok => {
+                    pump.log.file_only(&format!("{} {svc}: ok", opts.action));
+                    started.insert(svc.clone());
+                }
+                Outcome::Failed(code) => {
+                    pump.log.error(&format!("{svc}: `{}' failed (exit status {code})", opts.action));
+                    failed.insert(svc.clone());
+                }
+                Outcome::TimedOut => {
+                    let t = opts.timeout.unwrap_or_default();
+                    pump.log.error(&format!("{svc}: `{}' timed out after {:.1}s; killed", opts.action, t.as_secs_f64()));
+                    failed.insert(svc.clone());
+                }
+                _ => {}
+            }
+            done.insert(svc.clone());
+            results.push((svc, outcome));
         }
     }
     results

@@ -92,10 +92,10 @@ fn boot(ctx: &Ctx, pump: &mut Pump, services: &dyn Services, runlevel: &str) {
             for note in &plan.notes {
                 pump.log.warn(note);
             }
-            let (waves, needs) = (plan.waves, plan.needs);
+            let (waves, needs, after) = (plan.waves, plan.needs, plan.after);
             let n: usize = waves.iter().map(Vec::len).sum();
             pump.log.info(&format!("Starting {n} service(s) in {} wave(s) (runlevels {})", waves.len(), levels.join(", ")));
-            let opts = WaveOptions { action: "start", timeout: Some(services.start_timeout()), needs: &needs, abort_on_shutdown: true, runlevel };
+            let opts = WaveOptions { action: "start", timeout: Some(services.start_timeout()), needs: &needs, abort_on_shutdown: true, runlevel, after: Some(&after) };
             let results = orchestrate::run_waves(ctx, pump, &waves, &opts);
             let failed: Vec<&str> = results.iter().filter(|(_, o)| !o.ok()).map(|(s, _)| s.as_str()).collect();
             if !failed.is_empty() {

@@ -58,11 +58,11 @@ pub fn run(ctx: &Ctx, pump: &mut Pump, services: &dyn Services, mode: Mode, reas
 
     let running = services.running();
     if !running.is_empty() {
-        let waves = services.stop_plan(&running);
+        let (waves, after) = services.stop_plan(&running);
         // kimigayo-svc itself escalates SIGTERM → SIGKILL inside a service after
         // rc_timeout_stopsec; the extra second lets it finish before init kills the action.
         let timeout = services.stop_timeout() + Duration::from_secs(1);
-        let opts = WaveOptions { action: "stop", timeout: Some(timeout), needs: &Needs::new(), abort_on_shutdown: false, runlevel: "shutdown" };
+        let opts = WaveOptions { action: "stop", timeout: Some(timeout), needs: &Needs::new(), abort_on_shutdown: false, runlevel: "shutdown", after: Some(&after) };
         report.stopped = orchestrate::run_waves(ctx, pump, &waves, &opts);
         for (svc, outcome) in &report.stopped {
             log.file_only(&format!("stopped {svc}: {outcome:?}"));

@@ -202,6 +202,22 @@ impl Graph {
         }
     }
 
+    /// Each node's direct predecessors: what it must wait for (what it depends on; with
+    /// `reverse`, what depends on it, for stopping).
+    pub fn predecessors(&self, reverse: bool) -> BTreeMap<String, BTreeSet<String>> {
+        let mut out: BTreeMap<String, BTreeSet<String>> = self.nodes.iter().map(|n| (n.clone(), BTreeSet::new())).collect();
+        for (a, d) in &self.deps {
+            for b in d.keys().filter(|b| self.nodes.contains(*b) && *b != a) {
+                if reverse {
+                    out.entry(b.clone()).or_default().insert(a.clone());
+                } else {
+                    out.entry(a.clone()).or_default().insert(b.clone());
+                }
+            }
+        }
+        out
+    }
+
     /// Level of each node: 0 without dependencies, else 1 + the highest level it depends on.
     /// `reverse` levels by dependents instead (for stopping). The graph must be acyclic.
     pub fn waves(&self, reverse: bool) -> Vec<Vec<String>> {

@@ -41,6 +41,10 @@ pub struct Plan {
     pub dropped: Vec<Edge>,
     /// Only from [`start_plan_lenient`]: targets left out, and why.
     pub skipped: BTreeMap<String, OrderError>,
+    /// Each planned service's direct predecessors: the planned services it must wait for
+    /// (for a stop plan, the ones that must stop first). A service may run as soon as these
+    /// are done, without waiting for the rest of the wave before it.
+    pub after: BTreeMap<String, BTreeSet<String>>,
 }
 
 impl Plan {
@@ -117,6 +121,7 @@ pub fn start_plan(cat: &Catalog, targets: &[String], disabled: &BTreeSet<String>
     break_cycles(&mut g, &mut plan);
     g.add_wildcards();
     plan.waves = g.waves(false);
+    plan.after = g.predecessors(false);
     Ok(plan)
 }
 
@@ -194,6 +199,7 @@ pub fn stop_plan(cat: &Catalog, running: &[String]) -> Plan {
     break_cycles(&mut g, &mut plan);
     g.add_wildcards();
     plan.waves = g.waves(true);
+    plan.after = g.predecessors(true);
     plan
 }
 

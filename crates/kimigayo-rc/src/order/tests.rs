@@ -49,6 +49,25 @@ fn waves_follow_dependencies_and_virtuals_pick_the_runlevel_provider() {
 }
 
 #[test]
+fn predecessors_are_the_direct_ordering_edges_and_lie_in_earlier_waves() {
+    let targets = s(&["networking", "sshd", "nginx", "firewall", "local", "chronyd", "syslog"]);
+    let p = start_plan(&distro(), &targets, &BTreeSet::new()).unwrap();
+    assert_eq!(p.after["sshd"], set(&["firewall", "networking", "syslog"]));
+    assert_eq!(p.after["chronyd"], set(&["networking", "syslog"]));
+    assert!(p.after["firewall"].is_empty());
+    let stop = stop_plan(&distro(), &targets);
+    assert_eq!(stop.after["networking"], set(&["chronyd", "local", "nginx", "sshd"]));
+    for plan in [&p, &stop] {
+        assert_eq!(plan.after.len(), plan.order().len());
+        for (svc, preds) in &plan.after {
+            for pred in preds {
+                assert!(plan.wave_of(pred) < plan.wave_of(svc), "{pred} must be done before {svc}: {:?}", plan.waves);
+            }
+        }
+    }
+}
+
+#[test]
 fn ambiguous_virtual_is_an_error_naming_candidates() {
     let e = start_plan(&distro(), &s(&["sshd"]), &BTreeSet::new()).unwrap_err();
     assert_eq!(e, OrderError::AmbiguousProvider { service: "sshd".into(), need: "net".into(), candidates: s(&["dhcpcd", "networking"]) });
