@@ -784,7 +784,7 @@ fn join_mode(h: &HolderArgs, env: &SvcEnv, sd: &StateDir, conf: &ScriptConf, spe
     };
     // A pidfd taken before joining: afterwards /proc is the service's, where the holder's host
     // pid means nothing (and the holder may stay a zombie until its parent reaps it).
-    let pidfd = unsafe { libc::syscall(libc::SYS_pidfd_open, holder, 0) } as i32;
+    let pidfd = pump::pidfd(holder);
     let spec = &running_spec(sd, spec);
     let rebuilt;
     let confined = if spec.namespaces.user {
@@ -814,10 +814,8 @@ fn join_mode(h: &HolderArgs, env: &SvcEnv, sd: &StateDir, conf: &ScriptConf, spe
             tree::stop_tree(holder, env.stop_timeout, &mut || {});
         }
         // The holder ends once its namespace is empty.
-        if pidfd >= 0 {
-            let mut pfd = libc::pollfd { fd: pidfd, events: libc::POLLIN, revents: 0 };
-            let ms = (env.stop_timeout + Duration::from_secs(2)).as_millis() as i32;
-            unsafe { libc::poll(&mut pfd, 1, ms) };
+        if let Some(fd) = pidfd {
+            pump::wait_pidfds(&[fd], env.stop_timeout + Duration::from_secs(2));
         }
     }
     code
@@ -971,4 +969,3 @@ fn once_mode(h: &HolderArgs, env: &SvcEnv, conf: &ScriptConf, spec: &SandboxSpec
         }
     }
 }
-

@@ -174,6 +174,13 @@ pub fn pidfd(pid: i32) -> Option<std::os::fd::OwnedFd> {
     (fd >= 0).then(|| unsafe { <std::os::fd::OwnedFd as std::os::fd::FromRawFd>::from_raw_fd(fd as RawFd) })
 }
 
+/// Waits until one of `fds` (pidfds) is readable — its process exited — or `max` passed.
+pub fn wait_pidfds(fds: &[std::os::fd::OwnedFd], max: Duration) {
+    let mut polls: Vec<libc::pollfd> = fds.iter().map(|fd| libc::pollfd { fd: fd.as_raw_fd(), events: libc::POLLIN, revents: 0 }).collect();
+    let ms = max.as_millis().clamp(1, i32::MAX as u128) as i32;
+    unsafe { libc::poll(polls.as_mut_ptr(), polls.len() as libc::nfds_t, ms) };
+}
+
 pub fn write_all_fd(fd: RawFd, mut data: &[u8]) {
     while !data.is_empty() {
         let n = unsafe { libc::write(fd, data.as_ptr().cast(), data.len()) };

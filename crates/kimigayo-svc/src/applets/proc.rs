@@ -194,9 +194,7 @@ fn wait_for_exit(pids: &[i32], max: Duration) {
             }
         }
     }
-    let mut polls: Vec<libc::pollfd> = fds.iter().map(|fd| libc::pollfd { fd: std::os::fd::AsRawFd::as_raw_fd(fd), events: libc::POLLIN, revents: 0 }).collect();
-    let ms = max.as_millis().clamp(1, i32::MAX as u128) as i32;
-    unsafe { libc::poll(polls.as_mut_ptr(), polls.len() as libc::nfds_t, ms) };
+    crate::pump::wait_pidfds(&fds, max);
 }
 
 /// Runs a stop schedule on `pids`; true when they are all gone.
