@@ -2,7 +2,8 @@
 # Prepare a fresh Debian 12 machine for building and testing Kimigayo OS. Idempotent.
 #   - apt packages the build and the tests use
 #   - deb-src entries for the host's suites (apt-get source works for maintainers)
-#   - rustup musl targets (RUSTUP_AUTO_INSTALL=0 machines need them added explicitly)
+#   - rustup musl targets (RUSTUP_AUTO_INSTALL=0 machines need them added explicitly) and
+#     rust-src (the shipped binaries are built with their own size-optimised std)
 set -eu
 
 need_root() {
@@ -49,7 +50,9 @@ if command -v rustup >/dev/null 2>&1; then
 	for t in x86_64-unknown-linux-musl; do
 		echo "$installed" | grep -qx "$t" || rustup target add "$t"
 	done
-	echo "setup: rust targets ready"
+	# The shipped binaries rebuild the standard library for size (cargo -Z build-std).
+	rustup component list --installed | grep -q '^rust-src' || rustup component add rust-src
+	echo "setup: rust targets and rust-src ready"
 else
 	echo "setup: rustup not found: install Rust from https://rustup.rs, then re-run" >&2
 	exit 1
