@@ -203,6 +203,9 @@ impl Services for Backend {
         notes.extend(plan.warnings.iter().cloned());
         notes.extend(plan.skipped.iter().map(|(s, e)| format!("{s}: not started: {e}")));
         let planned: BTreeSet<String> = plan.waves.iter().flatten().cloned().collect();
+        // One shell reads every planned script's configuration now, instead of one shell per
+        // service as its start begins.
+        kimigayo_svc::conf::prefill(&self.svc_env(), &planned.iter().cloned().collect::<Vec<_>>());
         Ok(BootPlan { needs: needs_of(&cat, &planned), waves: plan.waves, after: plan.after, notes })
     }
     fn running(&self) -> Vec<String> {

@@ -137,3 +137,28 @@ fn a_service_starts_once_its_own_dependencies_are_up_not_the_whole_wave() {
     let got = std::fs::read_to_string(&events).unwrap_or_default();
     assert_eq!(got, "quick up\nslow up\n", "quick waited for slow, which it does not depend on:\n{t}");
 }
+
+#[test]
+fn a_boot_reads_every_configuration_in_one_shell_not_one_per_service() {
+    let r = Root::new();
+    let log = r.path().join("sourced");
+    // Each time a script is read, it notes who read it: the shell's pid and the runtime's
+    // command (`--kimigayo-dump` for a configuration read).
+    for s in ["one", "two", "three"] {
+        r.service(s, &format!("echo \"$$ ${{RC_CMD:-scan}} $RC_SVCNAME\" >> {}\nstart() {{ (exec sleep 1000) & }}", log.display()));
+        r.enable(s, "default");
+    }
+    let o = run_init(r.path(), &[], Some("true"));
+    let t = text(&o);
+    assert_eq!(o.status.code(), Some(0), "{t}");
+    let lines = std::fs::read_to_string(&log).unwrap_or_default();
+    let dumps: Vec<(&str, &str)> = lines.lines().filter_map(|l| {
+        let w: Vec<&str> = l.split_whitespace().collect();
+        (w.get(1) == Some(&"--kimigayo-dump")).then(|| (w[0], w[2]))
+    }).collect();
+    let mut services: Vec<&str> = dumps.iter().map(|(_, s)| *s).collect();
+    services.sort();
+    assert_eq!(services, ["one", "three", "two"], "each configuration read once for the whole boot and shutdown:\n{lines}");
+    let shells: std::collections::BTreeSet<&str> = dumps.iter().map(|(p, _)| *p).collect();
+    assert_eq!(shells.len(), 1, "one shell read all three configurations:\n{lines}");
+}

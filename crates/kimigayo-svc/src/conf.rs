@@ -42,6 +42,94 @@ fn cache_key(env: &SvcEnv, service: &str) -> String {
     key
 }
 
+/// `s` as one single-quoted shell word.
+fn sh_quote(s: &str) -> String {
+    format!("'{}'", s.replace('\'', "'\\''"))
+}
+
+/// Reads the configuration of every service in `services` whose `conf.cache` is missing or
+/// stale with ONE shell (a subshell per service, each with exactly the environment and
+/// positional parameters [`ScriptConf::load`]'s own shell gets) and writes their caches, so a
+/// boot runs no configuration shell per service. Best effort: a service whose read fails is
+/// left without a cache, and its action reads the configuration itself and reports the error.
+/// Returns how many caches were written.
+pub fn prefill(env: &SvcEnv, services: &[String]) -> usize {
+    if runtime::ensure_applets(env).is_err() {
+        return 0;
+    }
+    let mut todo = Vec::new();
+    for svc in services {
+        if !crate::action::valid_service_name(svc) || !env.script(svc).is_file() {
+            continue;
+        }
+        let dir = env.service_dir(svc);
+        if std::fs::create_dir_all(&dir).is_err() {
+            continue;
+        }
+        let key = cache_key(env, svc);
+        let cache = dir.join("conf.cache");
+        if std::fs::read(&cache).is_ok_and(|b| b.strip_prefix(key.as_bytes()).is_some_and(|r| r.first() == Some(&b'\n'))) {
+            continue;
+        }
+        todo.push((svc, key, dir.join(format!(".conf.prefill.{}", std::process::id()))));
+    }
+    let Some((first, _, _)) = todo.first() else { return 0 };
+    let base = runtime::environment(env, first, &[]);
+    let runtime_path = runtime::runtime_path(env);
+    let mut batch = String::new();
+    for (svc, _, file) in &todo {
+        let own = runtime::environment(env, svc, &[]);
+        batch.push('(');
+        for (k, v) in &own {
+            if !base.iter().any(|(bk, bv)| bk == k && bv == v) {
+                batch.push_str(&format!("export {k}={}; ", sh_quote(v)));
+            }
+        }
+        for (k, _) in &base {
+            if !own.iter().any(|(ok, _)| ok == k) {
+                batch.push_str(&format!("unset {k}; "));
+            }
+        }
+        let f = file.to_string_lossy();
+        batch.push_str(&format!(
+            "set -- {} --kimigayo-dump {}; . {}) </dev/null >/dev/null 2>&1 || : > {}.failed\n",
+            sh_quote(&env.script(svc).to_string_lossy()),
+            sh_quote(&f),
+            sh_quote(&runtime_path.to_string_lossy()),
+            sh_quote(&f)
+        ));
+    }
+    let ran = std::process::Command::new(&env.shell)
+        .arg("-c")
+        .arg(&batch)
+        .arg(&runtime_path)
+        .env_clear()
+        .envs(base)
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .status()
+        .is_ok_and(|st| st.success());
+    let mut written = 0;
+    for (svc, key, file) in &todo {
+        let failed = file.with_file_name(format!("{}.failed", file.file_name().unwrap_or_default().to_string_lossy()));
+        let data = std::fs::read(file);
+        let _ = std::fs::remove_file(file);
+        if std::fs::remove_file(&failed).is_ok() || !ran {
+            continue;
+        }
+        if let Ok(data) = data {
+            let mut cached = key.clone().into_bytes();
+            cached.push(b'\n');
+            cached.extend_from_slice(&data);
+            if crate::state::write_atomic(&env.service_dir(svc).join("conf.cache"), &cached).is_ok() {
+                written += 1;
+            }
+        }
+    }
+    written
+}
+
 impl ScriptConf {
     /// The configuration of `service`: read back from the shell, or from `conf.cache` in its
     /// state folder when nothing it was read from changed since (the script, rc.conf, its conf.d

@@ -335,3 +335,52 @@ fn configuration_is_cached_until_a_file_it_came_from_changes() {
     assert_eq!(r.code, 0, "the edited script was not read again: {}", r.all());
     assert_eq!(std::fs::read_to_string(&out).unwrap(), "one\ntwo\nthree\n");
 }
+
+#[test]
+fn prefilled_configuration_is_what_each_service_would_read_itself() {
+    let root = Root::new();
+    let count = root.path().join("run/count");
+    std::fs::create_dir_all(&count).unwrap();
+    let body = |extra: &str| format!("echo x >> {}/$RC_SVCNAME\ndescription=\"I am $RC_SVCNAME\"\ncommand=/bin/true\n{extra}", count.display());
+    root.script("plain", &body(""));
+    root.script("quoted", &body("command_args=\"a 'b' \\\"c\\\" \\$HOME ${ARGS:-}\"\n"));
+    root.conf("quoted", "ARGS=\"it's\"\n");
+    root.script("inst.one", &body("pidfile=/run/$RC_SVCNAME.pid\n"));
+    root.conf("inst", "extra_commands=\"from_base\"\n");
+    root.script("broken", &body("exit 3\n"));
+    let names: Vec<String> = ["plain", "quoted", "inst.one", "broken", "missing"].iter().map(|s| s.to_string()).collect();
+
+    assert_eq!(kimigayo_svc::conf::prefill(&root.env, &names), 3);
+    let cache = |s: &str| std::fs::read(root.path().join("run/kimigayo/svc").join(s).join("conf.cache"));
+    let sourced = |s: &str| std::fs::read_to_string(count.join(s)).map(|t| t.lines().count()).unwrap_or(0);
+    assert!(cache("broken").is_err(), "a script that fails to load gets no cache");
+    let prefilled: Vec<Vec<u8>> = ["plain", "quoted", "inst.one"].iter().map(|s| cache(s).unwrap()).collect();
+    for s in ["plain", "quoted", "inst.one"] {
+        // The service's own load finds the prefilled cache valid: its script is not read again.
+        kimigayo_svc::conf::ScriptConf::load(&root.env, s).unwrap();
+        assert_eq!(sourced(s), 1, "{s}: the prefilled cache was not taken");
+    }
+    // Read afresh by each service's own shell, the configuration is byte for byte the same.
+    for (s, pre) in ["plain", "quoted", "inst.one"].iter().zip(&prefilled) {
+        std::fs::remove_file(root.path().join("run/kimigayo/svc").join(s).join("conf.cache")).unwrap();
+        let conf = kimigayo_svc::conf::ScriptConf::load(&root.env, s).unwrap();
+        assert_eq!(&cache(s).unwrap(), pre, "{s}");
+        assert_eq!(sourced(s), 2);
+        if *s == "quoted" {
+            assert_eq!(conf.get("command_args").as_deref(), Some("a 'b' \"c\" $HOME it's"));
+        }
+        if *s == "inst.one" {
+            assert_eq!(conf.get("description").as_deref(), Some("I am inst.one"));
+            assert_eq!(conf.extra_commands(), vec!["from_base".to_string()]);
+        }
+    }
+    // Nothing is left behind in the state folders but the caches.
+    for s in ["plain", "quoted", "inst.one", "broken"] {
+        let left: Vec<String> = std::fs::read_dir(root.path().join("run/kimigayo/svc").join(s))
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .filter(|n| n.starts_with('.'))
+            .collect();
+        assert!(left.is_empty(), "{s}: {left:?}");
+    }
+}
