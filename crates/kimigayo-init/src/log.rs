@@ -42,10 +42,7 @@ impl Log {
 
     pub fn file_only(&self, line: &str) {
         if let Some(path) = &self.file {
-            if let Some(dir) = path.parent() {
-                let _ = std::fs::create_dir_all(dir);
-            }
-            if let Ok(mut f) = std::fs::OpenOptions::new().create(true).append(true).open(path) {
+            if let Ok(mut f) = kimigayo_svc::failure::open_append(path) {
                 let _ = writeln!(f, "{} {line}", utc_now());
             }
         }

@@ -144,20 +144,27 @@ impl FailureEntry<'_> {
     /// Appends the entry with one write(2) on an O_APPEND file, so entries of services failing
     /// at the same time never interleave.
     pub fn append_to(&self, log: &Path) -> std::io::Result<()> {
-        if let Some(dir) = log.parent() {
-            fs::create_dir_all(dir)?;
-        }
-        let mut f = OpenOptions::new().create(true).append(true).open(log)?;
+        let mut f = open_append(log)?;
         f.write_all(self.render().as_bytes())
+    }
+}
+
+/// `log` opened for appending; its folder is made only when it is missing.
+pub fn open_append(log: &Path) -> std::io::Result<fs::File> {
+    match OpenOptions::new().create(true).append(true).open(log) {
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            if let Some(dir) = log.parent() {
+                fs::create_dir_all(dir)?;
+            }
+            OpenOptions::new().create(true).append(true).open(log)
+        }
+        r => r,
     }
 }
 
 /// A general event line (e.g. `event=gave-up`), not counted as a failure.
 pub fn log_event(log: &Path, service: &str, event: &str, detail: &str) {
-    if let Some(dir) = log.parent() {
-        let _ = fs::create_dir_all(dir);
-    }
-    if let Ok(mut f) = OpenOptions::new().create(true).append(true).open(log) {
+    if let Ok(mut f) = open_append(log) {
         let _ = f.write_all(format!("{} service={service} event={event} {detail}\n", rfc3339_now()).as_bytes());
     }
 }

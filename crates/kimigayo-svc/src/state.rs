@@ -4,8 +4,8 @@
 //! | file          | content                                                     |
 //! |---------------|-------------------------------------------------------------|
 //! | `state`       | stopped / starting / started / stopping / crashed / failed  |
+//! |               | (its mtime: when that state was entered)                    |
 //! | `holder.pid`  | host pid and start time (clock ticks) of the holder         |
-//! | `started-at`  | unix seconds of the last state change                       |
 //! | `sandbox`     | the sandbox in force (`SandboxSpec::describe`)              |
 //! | `sandbox-degraded` | why the namespaces are missing, and the fix (see fallback) |
 //! | `restarts`    | restarts made by the retry policy / supervise-daemon        |
@@ -125,15 +125,17 @@ pub const TAIL_LINES: usize = 10;
 pub struct StateDir {
     pub service: String,
     pub dir: PathBuf,
+    /// The folder was made (or found) once: writes need not ask again.
+    made: std::cell::OnceCell<()>,
 }
 
 impl StateDir {
     pub fn new(env: &SvcEnv, service: &str) -> Self {
-        StateDir { service: service.to_string(), dir: env.service_dir(service) }
+        StateDir { service: service.to_string(), dir: env.service_dir(service), made: Default::default() }
     }
 
     pub fn at(dir: PathBuf, service: &str) -> Self {
-        StateDir { service: service.to_string(), dir }
+        StateDir { service: service.to_string(), dir, made: Default::default() }
     }
 
     pub fn path(&self, file: &str) -> PathBuf {
@@ -141,10 +143,24 @@ impl StateDir {
     }
 
     pub fn ensure(&self) -> Result<(), SvcError> {
-        fs::create_dir_all(&self.dir).map_err(|e| SvcError::io(&self.service, "creating state dir", &self.dir, e))
+        if self.made.get().is_some() {
+            return Ok(());
+        }
+        fs::create_dir_all(&self.dir).map_err(|e| SvcError::io(&self.service, "creating state dir", &self.dir, e))?;
+        let _ = self.made.set(());
+        Ok(())
     }
 
+    /// Replaces `file` atomically — unless it already holds `value`: a new file costs an inode
+    /// (and on a disk-backed /run, as in a container's overlay, the search for a free one).
     pub fn write(&self, file: &str, value: &str) -> Result<(), SvcError> {
+        if self.read(file).as_deref() == Some(value) {
+            return Ok(());
+        }
+        self.write_always(file, value)
+    }
+
+    fn write_always(&self, file: &str, value: &str) -> Result<(), SvcError> {
         self.ensure()?;
         write_atomic(&self.path(file), value.as_bytes())
             .map_err(|e| SvcError::io(&self.service, "writing", self.path(file), e))
@@ -162,10 +178,15 @@ impl StateDir {
         self.read("state").and_then(|s| State::parse(&s))
     }
 
-    /// Records a state and the time it was entered.
+    /// Records a state; the time it was entered is the file's mtime.
     pub fn set_state(&self, state: State) -> Result<(), SvcError> {
-        self.write("started-at", &now_secs().to_string())?;
-        self.write("state", state.as_str())
+        self.write_always("state", state.as_str())
+    }
+
+    /// Unix seconds of the last state change (the state file's mtime).
+    pub fn since(&self) -> u64 {
+        use std::os::unix::fs::MetadataExt;
+        fs::metadata(self.path("state")).map(|m| m.mtime().max(0) as u64).unwrap_or(0)
     }
 
     pub fn restarts(&self) -> u32 {
@@ -173,6 +194,11 @@ impl StateDir {
     }
 
     pub fn set_restarts(&self, n: u32) -> Result<(), SvcError> {
+        if n == 0 {
+            // No file reads as 0.
+            self.remove("restarts");
+            return Ok(());
+        }
         self.write("restarts", &n.to_string())
     }
 
@@ -220,7 +246,7 @@ impl StateDir {
             name: self.service.clone(),
             state,
             holder_pid: holder,
-            since: self.read("started-at").and_then(|s| s.trim().parse().ok()).unwrap_or(0),
+            since: self.since(),
             sandbox: self.read("sandbox").unwrap_or_default().trim().to_string(),
             sandbox_degraded: self.read(crate::fallback::STATE_FILE).map(|s| s.trim().to_string()).filter(|s| !s.is_empty()),
             restarts: self.restarts(),
@@ -229,10 +255,6 @@ impl StateDir {
             log_tail,
         }
     }
-}
-
-pub fn now_secs() -> u64 {
-    SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0)
 }
 
 /// Write to a unique temporary name beside `path`, then rename over it: readers see the old
@@ -297,6 +319,33 @@ pub fn tail_lines(path: &Path, n: usize) -> Vec<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn unchanged_values_are_not_rewritten_and_the_state_dates_itself() {
+        use std::os::unix::fs::MetadataExt;
+        let dir = tempfile::tempdir().unwrap();
+        let sd = StateDir::at(dir.path().join("svc"), "svc");
+        let ino = |f: &str| std::fs::metadata(sd.path(f)).unwrap().ino();
+        sd.write("conf.json", "{}").unwrap();
+        let first = ino("conf.json");
+        sd.write("conf.json", "{}").unwrap();
+        assert_eq!(ino("conf.json"), first, "the same value was written again");
+        sd.write("conf.json", "{\"a\":1}").unwrap();
+        assert_eq!(sd.read("conf.json").as_deref(), Some("{\"a\":1}"));
+        // A state is always recorded (its mtime is when it was entered), even the same one.
+        sd.set_state(State::Started).unwrap();
+        let st = ino("state");
+        sd.set_state(State::Started).unwrap();
+        assert_ne!(ino("state"), st);
+        let now = SystemTime::now().duration_since(UNIX_EPOCH).unwrap().as_secs();
+        assert!(sd.since().abs_diff(now) <= 2, "since {} now {now}", sd.since());
+        // No restarts file reads as 0 restarts.
+        sd.set_restarts(2).unwrap();
+        assert_eq!(sd.restarts(), 2);
+        sd.set_restarts(0).unwrap();
+        assert_eq!(sd.restarts(), 0);
+        assert!(!sd.path("restarts").exists());
+    }
 
     #[test]
     fn stat_field_handles_spaces_in_comm() {
