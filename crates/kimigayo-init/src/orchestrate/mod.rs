@@ -1,14 +1,12 @@
 //! Boot and shutdown orchestration: a plan's waves run in order, the services of one wave in
-//! parallel. Each action runs in its own child process (`kimigayo-init --run-action NAME
-//! ACTION`) rather than a thread: a crashing or hanging action can then neither take PID 1
-//! down (panic=abort) nor outlive its timeout (its process group is killed), and the pump
-//! stays the only caller of waitpid(-1).
+//! parallel. Each action runs in its own child process (forked from PID 1, running what
+//! `kimigayo-init --run-action NAME ACTION` runs, without exec'ing it) rather than a thread: a
+//! crashing or hanging action can then neither take PID 1 down nor outlive its timeout (its
+//! process group is killed), and the pump stays the only caller of waitpid(-1).
 
 pub mod blocked;
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::os::unix::process::CommandExt;
-use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use crate::ctx::Ctx;
@@ -45,25 +43,60 @@ pub struct WaveOptions<'a> {
     pub after: Option<&'a After>,
 }
 
+/// Runs `kimigayo-init --run-action SVC ACTION` in a forked child — the same code without an
+/// exec of this binary: PID 1 is single-threaded, so the child may run Rust code; it leaves
+/// PID 1's signal mask, descriptors (pidfds, pipes of other actions) and process group behind
+/// before it starts.
 fn spawn_action(ctx: &Ctx, svc: &str, action: &str, runlevel: &str) -> Result<i32, String> {
+    use std::io::Write;
+    use std::os::fd::AsRawFd;
     let out = ctx.action_out(svc, action);
     if let Some(dir) = out.parent() {
         std::fs::create_dir_all(dir).map_err(|e| format!("{}: {e}", dir.display()))?;
     }
     let file = std::fs::File::create(&out).map_err(|e| format!("{}: {e}", out.display()))?;
-    let err = file.try_clone().map_err(|e| e.to_string())?;
-    let child = crate::pid1::signals::unblocked(&mut Command::new(&ctx.self_exe))
-        .arg0("kimigayo-init")
-        .args(["--run-action", svc, action])
-        .env("KIMIGAYO_ROOT", &ctx.root)
-        .env("RC_RUNLEVEL", runlevel)
-        .stdin(Stdio::null())
-        .stdout(file)
-        .stderr(err)
-        .process_group(0)
-        .spawn()
-        .map_err(|e| format!("{}: {e}", ctx.self_exe.display()))?;
-    Ok(child.id() as i32)
+    // Nothing buffered in PID 1 may be written a second time by the child.
+    let _ = std::io::stdout().flush();
+    let _ = std::io::stderr().flush();
+    let pid = unsafe { libc::fork() };
+    if pid < 0 {
+        return Err(format!("fork: {}", std::io::Error::last_os_error()));
+    }
+    if pid > 0 {
+        return Ok(pid);
+    }
+    // The child.
+    unsafe {
+        let mut set: libc::sigset_t = std::mem::zeroed();
+        libc::sigemptyset(&mut set);
+        libc::sigprocmask(libc::SIG_SETMASK, &set, std::ptr::null_mut());
+        libc::setpgid(0, 0);
+        let null = libc::open(c"/dev/null".as_ptr(), libc::O_RDONLY);
+        libc::dup2(null, 0);
+        libc::dup2(file.as_raw_fd(), 1);
+        libc::dup2(file.as_raw_fd(), 2);
+        close_from(3);
+        std::mem::forget(file);
+        std::env::set_var("KIMIGAYO_ROOT", &ctx.root);
+        std::env::set_var("RC_RUNLEVEL", runlevel);
+    }
+    let code = crate::backend::run_action_main(&[svc.into(), action.into()]);
+    let _ = std::io::stdout().flush();
+    let _ = std::io::stderr().flush();
+    unsafe { libc::_exit(code) }
+}
+
+/// Closes every descriptor from `first` up (close_range(2), else one by one as /proc lists them).
+fn close_from(first: i32) {
+    if unsafe { libc::syscall(libc::SYS_close_range, first as libc::c_uint, libc::c_uint::MAX, 0 as libc::c_uint) } == 0 {
+        return;
+    }
+    let fds: Vec<i32> = std::fs::read_dir("/proc/self/fd")
+        .map(|d| d.filter_map(|e| e.ok()?.file_name().to_str()?.parse().ok()).collect())
+        .unwrap_or_default();
+    for fd in fds.into_iter().filter(|fd| *fd >= first) {
+        unsafe { libc::close(fd) };
+    }
 }
 
 /// Each service's direct predecessors in a plan (see `kimigayo_rc::Plan::after`).

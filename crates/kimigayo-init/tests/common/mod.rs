@@ -15,6 +15,22 @@ pub struct Root {
     pub dir: tempfile::TempDir,
 }
 
+/// Services started over a root without a PID 1 of their own (rc-service run directly) leave
+/// their holders and daemons behind: they are killed with the root, so test runs do not pile
+/// them up on the machine.
+impl Drop for Root {
+    fn drop(&mut self) {
+        let marker = format!("--root\0{}\0", self.path().display());
+        for e in std::fs::read_dir("/proc").into_iter().flatten().flatten() {
+            let Some(pid) = e.file_name().to_str().and_then(|s| s.parse::<i32>().ok()) else { continue };
+            let cmdline = std::fs::read(e.path().join("cmdline")).unwrap_or_default();
+            if String::from_utf8_lossy(&cmdline).contains(&marker) {
+                unsafe { libc::kill(pid, libc::SIGKILL) };
+            }
+        }
+    }
+}
+
 impl Root {
     pub fn new() -> Self {
         let dir = tempfile::Builder::new().prefix("kimigayo-init-test").tempdir().expect("tempdir");
