@@ -157,10 +157,6 @@ impl StateDir {
         if self.read(file).as_deref() == Some(value) {
             return Ok(());
         }
-        self.write_always(file, value)
-    }
-
-    fn write_always(&self, file: &str, value: &str) -> Result<(), SvcError> {
         self.ensure()?;
         write_atomic(&self.path(file), value.as_bytes())
             .map_err(|e| SvcError::io(&self.service, "writing", self.path(file), e))
@@ -178,9 +174,10 @@ impl StateDir {
         self.read("state").and_then(|s| State::parse(&s))
     }
 
-    /// Records a state; the time it was entered is the file's mtime.
+    /// Records a state; the time it was entered is the file's mtime (so setting the state the
+    /// service is already in changes nothing).
     pub fn set_state(&self, state: State) -> Result<(), SvcError> {
-        self.write_always("state", state.as_str())
+        self.write("state", state.as_str())
     }
 
     /// Unix seconds of the last state change (the state file's mtime).
@@ -332,10 +329,13 @@ mod tests {
         assert_eq!(ino("conf.json"), first, "the same value was written again");
         sd.write("conf.json", "{\"a\":1}").unwrap();
         assert_eq!(sd.read("conf.json").as_deref(), Some("{\"a\":1}"));
-        // A state is always recorded (its mtime is when it was entered), even the same one.
+        // The state file's mtime is when the state was entered: setting it again keeps it.
+        sd.set_state(State::Starting).unwrap();
         sd.set_state(State::Started).unwrap();
         let st = ino("state");
         sd.set_state(State::Started).unwrap();
+        assert_eq!(ino("state"), st);
+        sd.set_state(State::Stopping).unwrap();
         assert_ne!(ino("state"), st);
         let now = SystemTime::now().duration_since(UNIX_EPOCH).unwrap().as_secs();
         assert!(sd.since().abs_diff(now) <= 2, "since {} now {now}", sd.since());
