@@ -15,7 +15,7 @@ use std::path::{Path, PathBuf};
 
 use common::*;
 
-const SCRIPTS: &[&str] = &["c-base", "c-dep", "c-wanted", "c-before", "c-daemon", "c-confd", "c-required", "c-user", "c-fail", "c-super", "c-log"];
+const SCRIPTS: &[&str] = &["c-base", "c-dep", "c-wanted", "c-before", "c-daemon", "c-confd", "c-required", "c-user", "c-fail", "c-super", "c-log", "c-retry", "c-chroot"];
 const DEFAULT_LEVEL: &[&str] = &["c-base", "c-dep", "c-before", "c-daemon", "c-confd", "c-user", "c-fail", "c-super", "c-log"];
 
 /// Keys whose values differ on purpose, and why.
@@ -36,6 +36,12 @@ const DIVERGENT: &[(&str, &str)] = &[
         "log_out",
         "output_log: dpkg's start-stop-daemon has no --stdout, so the start fails under Debian's OpenRC; \
          OpenRC's own start-stop-daemon and kimigayo-init write the daemon's stdout there",
+    ),
+    (
+        "describe_cgroup_cleanup",
+        "OpenRC adds its cgroup_cleanup command (kill every process left in the service's cgroup) to \
+         every script; kimigayo-init does not put services in cgroups — each runs in its own PID \
+         namespace, and stop ends every process in it — so it has no such command",
     ),
     (
         "log_err",

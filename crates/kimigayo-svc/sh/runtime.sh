@@ -288,7 +288,7 @@ case "$RC_CMD" in
 		einfo "${description:-$RC_SVCNAME}"
 		for _kg_c in $extra_commands $extra_started_commands $extra_stopped_commands; do
 			eval "_kg_d=\${description_$_kg_c:-}"
-			einfo "$_kg_c${_kg_d:+: $_kg_d}"
+			einfo "$_kg_c: ${_kg_d:-no description}"
 		done
 		exit 0 ;;
 	'') eerror "$RC_SVCNAME: no command given; valid commands: $(_kg_commands)"; exit 1 ;;
