@@ -106,10 +106,12 @@ export HOME=/root RUSTUP_HOME=/root/.rustup CARGO_HOME=/root/.cargo RUSTUP_AUTO_
 cd /root/kimigayo
 git config --global --add safe.directory /root/kimigayo
 update-ca-certificates >/dev/null 2>&1 || true
-# The toolchain as a new machine has it: no musl targets.
+# The toolchain as a new machine has it: no musl targets, no rust-src.
 for t in $(rustup target list --installed | grep -v "$(rustc -vV | sed -n 's/^host: //p')"); do
 	rustup target remove "$t" >/dev/null 2>&1 && echo "clean-room: removed rust target $t (a new machine has only the host target)"
 done
+# Nor the standard library's sources (the Rust components build their own std from them).
+rustup component list --installed | grep -q '^rust-src' && rustup component remove rust-src >/dev/null 2>&1 && echo "clean-room: removed rust-src (a new machine's toolchain has none)"
 for p in $PHASES; do
 	case "$p" in
 	setup) cmd="./scripts/setup.sh" ;;
