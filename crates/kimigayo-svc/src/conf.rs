@@ -42,6 +42,22 @@ fn cache_key(env: &SvcEnv, service: &str) -> String {
     key
 }
 
+/// The configuration dump held by the cache file at `cache` if it was made under `key`.
+fn cached(cache: &std::path::Path, key: &str) -> Option<Vec<u8>> {
+    let bytes = std::fs::read(cache).ok()?;
+    bytes.strip_prefix(key.as_bytes())?.strip_prefix(b"\n").map(<[u8]>::to_vec)
+}
+
+/// Stores `data` under `key` in the cache file at `cache` (best effort: without a cache the
+/// next action reads the configuration again).
+fn store(cache: &std::path::Path, key: &str, data: &[u8]) -> bool {
+    let mut bytes = Vec::with_capacity(key.len() + 1 + data.len());
+    bytes.extend_from_slice(key.as_bytes());
+    bytes.push(b'\n');
+    bytes.extend_from_slice(data);
+    crate::state::write_atomic(cache, &bytes).is_ok()
+}
+
 /// `s` as one single-quoted shell word.
 fn sh_quote(s: &str) -> String {
     format!("'{}'", s.replace('\'', "'\\''"))
@@ -67,8 +83,7 @@ pub fn prefill(env: &SvcEnv, services: &[String]) -> usize {
             continue;
         }
         let key = cache_key(env, svc);
-        let cache = dir.join("conf.cache");
-        if std::fs::read(&cache).is_ok_and(|b| b.strip_prefix(key.as_bytes()).is_some_and(|r| r.first() == Some(&b'\n'))) {
+        if cached(&dir.join("conf.cache"), &key).is_some() {
             continue;
         }
         todo.push((svc, key, dir.join(format!(".conf.prefill.{}", std::process::id()))));
@@ -118,13 +133,8 @@ pub fn prefill(env: &SvcEnv, services: &[String]) -> usize {
         if std::fs::remove_file(&failed).is_ok() || !ran {
             continue;
         }
-        if let Ok(data) = data {
-            let mut cached = key.clone().into_bytes();
-            cached.push(b'\n');
-            cached.extend_from_slice(&data);
-            if crate::state::write_atomic(&env.service_dir(svc).join("conf.cache"), &cached).is_ok() {
-                written += 1;
-            }
+        if data.is_ok_and(|data| store(&env.service_dir(svc).join("conf.cache"), key, &data)) {
+            written += 1;
         }
     }
     written
@@ -141,17 +151,11 @@ impl ScriptConf {
         std::fs::create_dir_all(&dir).map_err(|e| SvcError::io(service, "creating state dir", &dir, e))?;
         let key = cache_key(env, service);
         let cache = dir.join("conf.cache");
-        if let Ok(bytes) = std::fs::read(&cache) {
-            if let Some(rest) = bytes.strip_prefix(key.as_bytes()).and_then(|r| r.strip_prefix(b"\n")) {
-                return Ok(Self::parse(rest));
-            }
+        if let Some(data) = cached(&cache, &key) {
+            return Ok(Self::parse(&data));
         }
         let data = Self::dump(env, service, &dir)?;
-        let mut cached = key.into_bytes();
-        cached.push(b'\n');
-        cached.extend_from_slice(&data);
-        // Best effort: without a cache the next action reads the configuration again.
-        let _ = crate::state::write_atomic(&cache, &cached);
+        store(&cache, &key, &data);
         Ok(Self::parse(&data))
     }
 

@@ -66,10 +66,8 @@ fn spawn_action(ctx: &Ctx, svc: &str, action: &str, runlevel: &str) -> Result<i3
         return Ok(pid);
     }
     // The child.
+    let _ = crate::pid1::signals::unblock_all();
     unsafe {
-        let mut set: libc::sigset_t = std::mem::zeroed();
-        libc::sigemptyset(&mut set);
-        libc::sigprocmask(libc::SIG_SETMASK, &set, std::ptr::null_mut());
         libc::setpgid(0, 0);
         let null = libc::open(c"/dev/null".as_ptr(), libc::O_RDONLY);
         libc::dup2(null, 0);

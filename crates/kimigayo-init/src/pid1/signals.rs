@@ -127,20 +127,25 @@ pub fn name(sig: i32) -> String {
     }
 }
 
+/// Empties this process's signal mask (a child of PID 1 leaving PID 1's blocked set behind).
+/// Async-signal-safe: nothing is allocated.
+pub fn unblock_all() -> std::io::Result<()> {
+    // SAFETY: sigemptyset and sigprocmask on a local set.
+    unsafe {
+        let mut set: libc::sigset_t = std::mem::zeroed();
+        libc::sigemptyset(&mut set);
+        if libc::sigprocmask(libc::SIG_SETMASK, &set, std::ptr::null_mut()) != 0 {
+            return Err(std::io::Error::last_os_error());
+        }
+    }
+    Ok(())
+}
+
 /// Gives a child started with `cmd` an empty signal mask (set between fork and exec).
 pub fn unblocked(cmd: &mut std::process::Command) -> &mut std::process::Command {
     use std::os::unix::process::CommandExt;
-    // SAFETY: sigemptyset and sigprocmask are async-signal-safe; nothing is allocated.
-    unsafe {
-        cmd.pre_exec(|| {
-            let mut set: libc::sigset_t = std::mem::zeroed();
-            libc::sigemptyset(&mut set);
-            if libc::sigprocmask(libc::SIG_SETMASK, &set, std::ptr::null_mut()) != 0 {
-                return Err(std::io::Error::last_os_error());
-            }
-            Ok(())
-        })
-    }
+    // SAFETY: unblock_all is async-signal-safe.
+    unsafe { cmd.pre_exec(unblock_all) }
 }
 
 #[cfg(test)]
