@@ -9,6 +9,7 @@
 
 use std::collections::BTreeMap;
 use std::io::Write;
+use std::os::fd::AsRawFd;
 use std::os::unix::fs::FileExt;
 use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
@@ -178,6 +179,7 @@ fn run_batch(root: &RcRoot, services: &[String], batch: &[usize], opts: &LoadOpt
         });
     }
     let mut child = cmd.spawn().map_err(|source| RcError::Shell { shell: opts.shell.clone(), source })?;
+    let exit_fd = pidfd(child.id());
 
     let mut reader = Records::new(nonce.as_bytes().to_vec());
     let mut states: BTreeMap<usize, ScriptState> = BTreeMap::new();
@@ -217,12 +219,31 @@ fn run_batch(root: &RcRoot, services: &[String], batch: &[usize], opts: &LoadOpt
                 break;
             }
         }
-        std::thread::sleep(pause);
-        pause = (pause * 2).min(Duration::from_millis(10));
+        // Until the shell exits (its pidfd turns readable: no latency added to a boot), or
+        // until it is time to look at a script's timeout again.
+        match &exit_fd {
+            Some(fd) => {
+                let mut p = libc::pollfd { fd: fd.as_raw_fd(), events: libc::POLLIN, revents: 0 };
+                // SAFETY: one valid pollfd.
+                unsafe { libc::poll(&mut p, 1, 10) };
+            }
+            None => {
+                std::thread::sleep(pause);
+                pause = (pause * 2).min(Duration::from_millis(10));
+            }
+        }
     }
     let _ = child.wait();
     let stderr = split_stderr(&read_all(&err), &nonce);
     Ok(BatchRun { states, stderr, timed_out })
+}
+
+/// A pidfd for `pid` (Linux 5.3+); None where the kernel has none.
+fn pidfd(pid: u32) -> Option<std::os::fd::OwnedFd> {
+    use std::os::fd::FromRawFd;
+    // SAFETY: plain syscall; a returned descriptor is ours to own.
+    let fd = unsafe { libc::syscall(libc::SYS_pidfd_open, pid as libc::pid_t, 0) };
+    (fd >= 0).then(|| unsafe { std::os::fd::OwnedFd::from_raw_fd(fd as i32) })
 }
 
 /// The most a batch's shell may write to each of its output files.
