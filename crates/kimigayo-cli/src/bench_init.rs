@@ -14,6 +14,9 @@
 //! rc.conf (`rc_parallel="YES"`), chrooted in the same kind of fresh namespaces: boot is
 //! `openrc sysinit; openrc boot; openrc default` until all started, shutdown `openrc shutdown`
 //! on SIGTERM. (OpenRC keeps no daemon of its own: its PID 1 column shows the shell.)
+//!
+//! Runtime state lives on a tmpfs for all three, as `/run` does on a real system (the bench
+//! mounts one on each root's run folder; `openrc sysinit` mounts its own on /run).
 
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
@@ -180,8 +183,28 @@ fn measure(mut cmd: Command, booted: &Path, check: impl Fn() -> Result<()>) -> R
     res
 }
 
+/// A tmpfs on `dir` while it lives — `/run` is one on a real system, and OpenRC's
+/// `openrc sysinit` mounts one there itself — so neither side pays a disk filesystem's inode
+/// allocation for its state. None when it cannot be mounted (not root): the run goes on on disk.
+struct Tmpfs(PathBuf);
+
+impl Tmpfs {
+    fn on(dir: &Path) -> Option<Tmpfs> {
+        std::fs::create_dir_all(dir).ok()?;
+        let ok = Command::new("mount").args(["-t", "tmpfs", "-o", "mode=0755", "tmpfs"]).arg(dir).stderr(Stdio::null()).status().is_ok_and(|s| s.success());
+        ok.then(|| Tmpfs(dir.to_path_buf()))
+    }
+}
+
+impl Drop for Tmpfs {
+    fn drop(&mut self) {
+        let _ = Command::new("umount").arg("-l").arg(&self.0).status();
+    }
+}
+
 fn one_init(bin: &Path, scratch: &Path, n: usize) -> Result<Sample> {
     let root = scratch.join(format!("init-root-{n}"));
+    let tmpfs = Tmpfs::on(&root.join("run"));
     make_root(&root)?;
     let booted = root.join("run/booted");
     let mut cmd = unshare();
@@ -195,12 +218,14 @@ fn one_init(bin: &Path, scratch: &Path, n: usize) -> Result<Sample> {
         }
         Ok(())
     })?;
+    drop(tmpfs);
     let _ = std::fs::remove_dir_all(&root);
     Ok(s)
 }
 
 fn one_loop(scratch: &Path, n: usize) -> Result<Sample> {
     let root = scratch.join(format!("loop-root-{n}"));
+    let tmpfs = Tmpfs::on(&root.join("run"));
     std::fs::create_dir_all(root.join("run"))?;
     let booted = root.join("run/loop.booted");
     let mut cmd = unshare();
@@ -213,6 +238,7 @@ fn one_loop(scratch: &Path, n: usize) -> Result<Sample> {
         }
         Ok(())
     })?;
+    drop(tmpfs);
     let _ = std::fs::remove_dir_all(&root);
     Ok(s)
 }
@@ -246,6 +272,7 @@ fn one_openrc(root: &Path) -> Result<Sample> {
     let run = root.join("bench/run");
     let _ = std::fs::remove_dir_all(&run);
     std::fs::create_dir_all(&run)?;
+    let _run = Tmpfs::on(&run);
     let booted = root.join("bench/booted");
     let _ = std::fs::remove_file(&booted);
     let mut cmd = unshare();
