@@ -44,33 +44,50 @@ fn table(arch: TargetArch) -> &'static str {
 }
 
 /// Number of syscall `name` on `arch`, or None when the architecture has no such call. The
-/// table is parsed once per process (a filter looks up hundreds of names).
+/// table is parsed once per process into a sorted list (a filter looks up hundreds of names;
+/// every service's holder builds its own filter, so this runs once per service start: no
+/// hashing, no random seed).
 pub fn syscall_nr(arch: TargetArch, name: &str) -> Option<i64> {
-    use std::collections::HashMap;
     use std::sync::OnceLock;
-    static X86_64_MAP: OnceLock<HashMap<&'static str, i64>> = OnceLock::new();
-    static AARCH64_MAP: OnceLock<HashMap<&'static str, i64>> = OnceLock::new();
+    static X86_64_TABLE: OnceLock<Vec<(&'static str, i64)>> = OnceLock::new();
+    static AARCH64_TABLE: OnceLock<Vec<(&'static str, i64)>> = OnceLock::new();
     let cell = match arch {
-        TargetArch::x86_64 => &X86_64_MAP,
-        _ => &AARCH64_MAP,
+        TargetArch::x86_64 => &X86_64_TABLE,
+        _ => &AARCH64_TABLE,
     };
-    cell.get_or_init(|| {
-        let mut m = HashMap::new();
-        for l in table(arch).lines().filter(|l| !l.starts_with('#')) {
-            if let Some((n, Ok(nr))) = l.split_once(' ').map(|(n, nr)| (n, nr.trim().parse::<i64>())) {
-                // The first line naming a call wins, as a scan from the top would find it.
-                m.entry(n).or_insert(nr);
-            }
-        }
-        m
-    })
-    .get(name)
-    .copied()
+    let sorted = cell.get_or_init(|| {
+        let mut v: Vec<(&'static str, i64)> = table(arch)
+            .lines()
+            .filter(|l| !l.starts_with('#'))
+            .filter_map(|l| l.split_once(' ').and_then(|(n, nr)| Some((n, nr.trim().parse::<i64>().ok()?))))
+            .collect();
+        // Stable: of two lines naming a call, the first stays first — and is the one kept, as a
+        // scan from the top would find it.
+        v.sort_by(|a, b| a.0.cmp(b.0));
+        v.dedup_by(|later, earlier| later.0 == earlier.0);
+        v
+    });
+    sorted.binary_search_by(|(n, _)| (*n).cmp(name)).ok().map(|i| sorted[i].1)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn every_name_resolves_to_its_first_line_and_unknown_names_to_none() {
+        for arch in [TargetArch::x86_64, TargetArch::aarch64] {
+            let mut seen = std::collections::BTreeSet::new();
+            for l in table(arch).lines().filter(|l| !l.starts_with('#')) {
+                let (n, nr) = l.split_once(' ').unwrap();
+                if seen.insert(n) {
+                    assert_eq!(syscall_nr(arch, n), Some(nr.trim().parse().unwrap()), "{n} on {arch:?}");
+                }
+            }
+            assert_eq!(syscall_nr(arch, "no_such_call"), None);
+            assert_eq!(syscall_nr(arch, ""), None);
+        }
+    }
 
     #[test]
     fn tables_agree_with_libc_on_this_arch() {
