@@ -104,7 +104,9 @@ need() { :; }; use() { :; }; want() { :; }; after() { :; }; before() { :; }
 provide() { :; }; keyword() { :; }; config() { :; }
 checkpath() { "${KIMIGAYO_SELF:?}" checkpath "$@"; }
 
-_kg_isfunc_now() { case "$(command -V "$1" 2>/dev/null)" in *function*) return 0 ;; esac; return 1; }
+# PATH points nowhere for the question: a function or builtin is found without it, and a name
+# that is neither costs no search through every PATH folder.
+_kg_isfunc_now() { case "$(PATH=/nonexistent command -V "$1" 2>/dev/null)" in *function*) return 0 ;; esac; return 1; }
 _kg_isfunc() { _kg_isfunc_now "$1"; }
 
 # ---- configuration: rc.conf, conf.d (net.eth0 also reads conf.d/net), the script ----------
@@ -208,7 +210,7 @@ _kg_supervise_start() {
 # outside the list is still asked directly.
 _kg_asked=" start stop status start_pre start_post stop_pre stop_post $extra_commands $extra_started_commands $extra_stopped_commands "
 _kg_fns="
-$(for _kg_f in $_kg_asked; do command -V "$_kg_f" 2>/dev/null; done)
+$(PATH=/nonexistent; for _kg_f in $_kg_asked; do command -V "$_kg_f" 2>/dev/null; done)
 "
 _kg_isfunc() {
 	case "$_kg_fns" in
