@@ -4,8 +4,6 @@
 
 use seccompiler::TargetArch;
 
-const X86_64: &str = include_str!("../syscalls/x86_64.txt");
-const AARCH64: &str = include_str!("../syscalls/aarch64.txt");
 
 /// The architecture this binary runs on.
 pub fn native_arch() -> TargetArch {
@@ -35,44 +33,36 @@ pub fn go_arch_name(arch: TargetArch) -> &'static str {
     }
 }
 
-fn table(arch: TargetArch) -> &'static str {
-    match arch {
-        TargetArch::x86_64 => X86_64,
-        // riscv64 uses the same generic table as aarch64 for everything we name.
-        TargetArch::aarch64 | TargetArch::riscv64 => AARCH64,
-    }
+
+/// The tables sorted by name (build.rs).
+mod sorted {
+    include!(concat!(env!("OUT_DIR"), "/syscall_tables.rs"));
 }
 
-/// Number of syscall `name` on `arch`, or None when the architecture has no such call. The
-/// table is parsed once per process into a sorted list (a filter looks up hundreds of names;
-/// every service's holder builds its own filter, so this runs once per service start: no
-/// hashing, no random seed).
+/// Number of syscall `name` on `arch`, or None when the architecture has no such call: a
+/// binary search in a table sorted at build time (a filter looks up hundreds of names, and
+/// every service's holder builds its own).
 pub fn syscall_nr(arch: TargetArch, name: &str) -> Option<i64> {
-    use std::sync::OnceLock;
-    static X86_64_TABLE: OnceLock<Vec<(&'static str, i64)>> = OnceLock::new();
-    static AARCH64_TABLE: OnceLock<Vec<(&'static str, i64)>> = OnceLock::new();
-    let cell = match arch {
-        TargetArch::x86_64 => &X86_64_TABLE,
-        _ => &AARCH64_TABLE,
+    let rows = match arch {
+        TargetArch::x86_64 => sorted::X86_64,
+        // riscv64 uses the same generic table as aarch64 for everything we name.
+        TargetArch::aarch64 | TargetArch::riscv64 => sorted::AARCH64,
     };
-    let sorted = cell.get_or_init(|| {
-        let mut v: Vec<(&'static str, i64)> = table(arch)
-            .lines()
-            .filter(|l| !l.starts_with('#'))
-            .filter_map(|l| l.split_once(' ').and_then(|(n, nr)| Some((n, nr.trim().parse::<i64>().ok()?))))
-            .collect();
-        // Stable: of two lines naming a call, the first stays first — and is the one kept, as a
-        // scan from the top would find it.
-        v.sort_by(|a, b| a.0.cmp(b.0));
-        v.dedup_by(|later, earlier| later.0 == earlier.0);
-        v
-    });
-    sorted.binary_search_by(|(n, _)| (*n).cmp(name)).ok().map(|i| sorted[i].1)
+    rows.binary_search_by(|(n, _)| (*n).cmp(name)).ok().map(|i| rows[i].1)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The tables as written (build.rs sorts them into `sorted`).
+    fn table(arch: TargetArch) -> &'static str {
+        match arch {
+            TargetArch::x86_64 => include_str!("../syscalls/x86_64.txt"),
+            // riscv64 uses the same generic table as aarch64 for everything we name.
+            TargetArch::aarch64 | TargetArch::riscv64 => include_str!("../syscalls/aarch64.txt"),
+        }
+    }
 
     #[test]
     fn every_name_resolves_to_its_first_line_and_unknown_names_to_none() {
