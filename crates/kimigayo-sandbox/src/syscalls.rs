@@ -33,7 +33,6 @@ pub fn go_arch_name(arch: TargetArch) -> &'static str {
     }
 }
 
-
 /// The tables sorted by name (build.rs).
 mod sorted {
     include!(concat!(env!("OUT_DIR"), "/syscall_tables.rs"));
