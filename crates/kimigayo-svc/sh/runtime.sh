@@ -109,6 +109,14 @@ checkpath() { "${KIMIGAYO_SELF:?}" checkpath "$@"; }
 _kg_isfunc_now() { case "$(PATH=/nonexistent command -V "$1" 2>/dev/null)" in *function*) return 0 ;; esac; return 1; }
 _kg_isfunc() { _kg_isfunc_now "$1"; }
 
+# ---- defaults a script replaces by defining its own (as openrc-run.sh defines them before it
+# reads the script): no shell has to ask which names are functions, which took a subshell ----
+start() { _kg_default_start; }
+stop() { _kg_default_stop; }
+# The configuration read tells whether status is the script's own (below).
+[ "$RC_CMD" = --kimigayo-dump ] || status() { _kg_default_status; }
+start_pre() { :; }; start_post() { :; }; stop_pre() { :; }; stop_post() { :; }
+
 # ---- configuration: rc.conf, conf.d (net.eth0 also reads conf.d/net), the script ----------
 [ -r "$_kg_root/etc/rc.conf" ] && . "$_kg_root/etc/rc.conf"
 case "$RC_SVCNAME" in
@@ -204,44 +212,21 @@ _kg_supervise_start() {
 	eend $? "Failed to start ${name:-$RC_SVCNAME}"
 }
 
-# Which of the names the runtime asks about are functions, answered by one subshell (a
-# command substitution per question was a fork each, most of the runtime's cost). `command -V`
-# says "NAME is a shell function" (dash) or "NAME is a function" (BusyBox ash, bash). A name
-# outside the list is still asked directly.
-_kg_asked=" start stop status start_pre start_post stop_pre stop_post $extra_commands $extra_started_commands $extra_stopped_commands "
-_kg_fns="
-$(PATH=/nonexistent; for _kg_f in $_kg_asked; do command -V "$_kg_f" 2>/dev/null; done)
-"
-_kg_isfunc() {
-	case "$_kg_fns" in
-		*"
-$1 is a shell function
-"*|*"
-$1 is a function
-"*) return 0 ;;
-	esac
-	case "$_kg_asked" in *" $1 "*) return 1 ;; esac
-	_kg_isfunc_now "$1"
-}
-_kg_isfunc start || start() { _kg_default_start; }
-_kg_isfunc stop || stop() { _kg_default_stop; }
+# Whether status is the script's own: the configuration read reports it (the service manager
+# runs a shell for `status` only then). Every other action got the default before the script
+# was read (see above) and asks nothing.
 _kg_custom_status=no
-if _kg_isfunc status; then _kg_custom_status=yes; else status() { _kg_default_status; }; fi
-# start, stop and status are functions from here on, defaults or not.
-_kg_fns="${_kg_fns}start is a function
-stop is a function
-status is a function
-"
+if [ "$RC_CMD" = --kimigayo-dump ]; then
+	if _kg_isfunc_now status; then _kg_custom_status=yes; else status() { _kg_default_status; }; fi
+fi
 
 _kg_commands() {
 	printf '%s' "start stop restart status zap describe"
 	for _kg_c in $extra_commands $extra_started_commands $extra_stopped_commands; do printf ' %s' "$_kg_c"; done
 }
 
-_kg_hook() {
-	_kg_isfunc "$1" || return 0
-	"$1"
-}
+# A hook the script does not define is the no-op defined before it was read.
+_kg_hook() { "$1"; }
 
 _kg_run_start() {
 	_kg_hook start_pre || { _kg_rc=$?; eerror "ERROR: $RC_SVCNAME failed to start"; return $_kg_rc; }

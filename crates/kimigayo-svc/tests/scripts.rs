@@ -384,3 +384,38 @@ fn prefilled_configuration_is_what_each_service_would_read_itself() {
         assert!(left.is_empty(), "{s}: {left:?}");
     }
 }
+
+#[test]
+fn a_script_replaces_the_default_status_and_hooks_and_keeps_the_others() {
+    let root = Root::new();
+    let run = root.path().join("run");
+    let said = run.join("said");
+    // Its own status and stop_post; the default start (a command) and stop.
+    root.script(
+        "own",
+        &format!(
+            "command=/bin/sleep\ncommand_args=303\ncommand_background=yes\npidfile={run}/own.pid\n\
+             status() {{ einfo \"own status says hello\"; return 0; }}\n\
+             stop_post() {{ echo stop_post >> {said}; }}",
+            run = run.display(),
+            said = said.display()
+        ),
+    );
+    // Nothing of its own: every default.
+    root.script("plain", &format!("command=/bin/sleep\ncommand_args=304\ncommand_background=yes\npidfile={}/plain.pid", run.display()));
+    for s in ["own", "plain"] {
+        let r = root.openrc(s, "start");
+        assert_eq!(r.code, 0, "{s}: {}", r.all());
+    }
+    let r = root.openrc("own", "status");
+    assert_eq!(r.code, 0, "{}", r.all());
+    assert!(r.stdout.contains("own status says hello"), "the script's status did not run: {}", r.all());
+    let r = root.openrc("plain", "status");
+    assert!(r.stdout.contains("status: started") && !r.stdout.contains("hello"), "{}", r.all());
+    for s in ["own", "plain"] {
+        let r = root.openrc(s, "stop");
+        assert_eq!(r.code, 0, "{s}: {}", r.all());
+    }
+    assert_eq!(std::fs::read_to_string(&said).unwrap_or_default(), "stop_post\n", "own's stop_post ran once, plain has none");
+    assert!(pids_with("sleep 303").is_empty() && pids_with("sleep 304").is_empty());
+}
