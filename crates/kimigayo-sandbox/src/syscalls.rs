@@ -42,12 +42,13 @@ mod sorted {
 /// binary search in a table sorted at build time (a filter looks up hundreds of names, and
 /// every service's holder builds its own).
 pub fn syscall_nr(arch: TargetArch, name: &str) -> Option<i64> {
-    let rows = match arch {
-        TargetArch::x86_64 => sorted::X86_64,
+    let (names, rows) = match arch {
+        TargetArch::x86_64 => (sorted::X86_64_NAMES, sorted::X86_64),
         // riscv64 uses the same generic table as aarch64 for everything we name.
-        TargetArch::aarch64 | TargetArch::riscv64 => sorted::AARCH64,
+        TargetArch::aarch64 | TargetArch::riscv64 => (sorted::AARCH64_NAMES, sorted::AARCH64),
     };
-    rows.binary_search_by(|(n, _)| (*n).cmp(name)).ok().map(|i| rows[i].1)
+    let name_of = |&(at, len, _): &(u16, u8, u16)| &names[at as usize..at as usize + len as usize];
+    rows.binary_search_by(|r| name_of(r).cmp(name)).ok().map(|i| i64::from(rows[i].2))
 }
 
 #[cfg(test)]
