@@ -80,7 +80,7 @@ struct KeyInputs<'a> {
 /// under the same `dist` profile, with `panic=immediate-abort` — a panic (a bug) stops the
 /// program at once instead of formatting a message and a backtrace, which takes the panic
 /// and backtrace machinery (gimli, addr2line, miniz, the unwinder) and the unwind tables out
-/// of every binary: kimigayo-init 1.36 MB → 0.83 MB.
+/// of every binary: kimigayo-init 1.36 MB → 0.83 MB (0.81 MB with packed relocations).
 fn rustflags(src: &str, cargo_home: &str, sysroot: &str) -> Vec<String> {
     vec![
         format!("--remap-path-prefix={src}=/build/src"),
@@ -93,6 +93,9 @@ fn rustflags(src: &str, cargo_home: &str, sysroot: &str) -> Vec<String> {
         "-Crelocation-model=pie".to_string(),
         "-Clink-arg=-Wl,-z,relro,-z,now,-z,noexecstack".to_string(),
         "-Clink-arg=-Wl,--build-id=none".to_string(),
+        // Relative relocations packed (DT_RELR, applied by musl's static-pie start code since
+        // 1.2.4): 8 bytes per run of pointers instead of 24 per pointer.
+        "-Clink-arg=-Wl,-z,pack-relative-relocs".to_string(),
     ]
 }
 
