@@ -24,8 +24,9 @@ pub const REQUIRED_TOOLS: &[(&str, &str)] = &[
 /// What a kernel build (`build.kernel_profile`) needs besides the C toolchain.
 pub const KERNEL_TOOLS: &[(&str, &str)] = &[("flex", "flex"), ("bison", "bison"), ("bc", "bc"), ("dpkg-deb", "dpkg")];
 
-/// Recorded in kernel builds' metadata in addition to [`RECORDED_PACKAGES`] (objtool links libelf).
-pub const KERNEL_PACKAGES: &[&str] = &["flex", "bison", "bc", "libelf-dev", "dpkg"];
+/// Recorded in kernel builds' metadata in addition to [`RECORDED_PACKAGES`] (objtool links libelf;
+/// the GCC plugins — stackleak, latent entropy — are built against gcc-12-plugin-dev).
+pub const KERNEL_PACKAGES: &[&str] = &["flex", "bison", "bc", "libelf-dev", "dpkg", "gcc-12-plugin-dev"];
 
 /// Debian packages whose versions are recorded in every C build's metadata.
 pub const RECORDED_PACKAGES: &[&str] = &[

@@ -264,14 +264,19 @@ impl<'p> Builder<'p> {
         Ok(Some(c.render()))
     }
 
+    /// The `kernel/` folder a kernel recipe's profile lives in (`<kernel>/profiles/<name>.toml`).
+    fn kernel_dir(&self, recipe: &Recipe) -> PathBuf {
+        let profile = recipe.dir.join(recipe.build.kernel_profile.as_deref().unwrap_or("."));
+        profile.parent().and_then(|d| d.parent()).map(Path::to_path_buf).unwrap_or_else(|| recipe.dir.clone())
+    }
+
     /// The kernel configuration request of a recipe with `kernel_profile`.
     fn kernel_request(&self, recipe: &Recipe) -> Result<Option<kimigayo_kernel::Request>, BuildError> {
         let Some(p) = &recipe.build.kernel_profile else {
             return Ok(None);
         };
         let profile = recipe.dir.join(p);
-        let kernel_dir = profile.parent().and_then(|d| d.parent()).unwrap_or(&recipe.dir);
-        kimigayo_kernel::profile::KernelDir::new(kernel_dir)
+        kimigayo_kernel::profile::KernelDir::new(self.kernel_dir(recipe))
             .request(&profile, None, &[])
             .map(Some)
             .map_err(|e| BuildError::Kernel { component: recipe.name().into(), message: e.to_string() })
@@ -305,6 +310,27 @@ impl<'p> Builder<'p> {
             self.progress.event(&format!("    {name}: note: {c}"));
         }
         self.progress.event(&format!("    {name}: configuration checked: {} requested options, hardening intact", req.merged.order.len()));
+        // The rule table (KSPP, CLIP OS, kernel-hardening-checker …) over the configuration and
+        // the profile's command line; sysctls are the VM root's and are checked by `vm build`.
+        let kernel_dir = self.kernel_dir(recipe);
+        let (label, rules) = kimigayo_kernel::profile::KernelDir::new(&kernel_dir).rules(&self.cfg.arch).map_err(kerr)?;
+        let text = std::fs::read_to_string(src.join(".config")).map_err(io_ctx("reading the kernel's .config"))?;
+        let inputs = kimigayo_kernel::rules::Inputs {
+            config: kimigayo_kernel::Config::parse(&text).map_err(|e| kerr(kimigayo_kernel::KernelError::Profile { file: ".config".into(), message: e.to_string() }))?,
+            version: kimigayo_kernel::rules::config_version(&text),
+            cmdline: Some(req.cmdline.iter().map(|w| match w.split_once('=') { Some((k, v)) => (k.to_string(), Some(v.to_string())), None => (w.clone(), None) }).collect()),
+            sysctl: None,
+        };
+        let table = kimigayo_kernel::rules::evaluate(&label, &rules, &inputs);
+        let failed = table.failed().count();
+        self.progress.event(&format!("    {name}: hardening rules ({label}, configuration and command line): {}", table.summary()));
+        if failed > 0 {
+            let msg = format!("{failed} kernel hardening rule(s) neither met nor waived:\n{}", table.failures());
+            if self.cfg.hardening == Level::Full {
+                return Err(kerr(kimigayo_kernel::KernelError::Profile { file: label, message: format!("{msg}At --security-hardening=full every rule must be met or waived with a reason.") }));
+            }
+            self.progress.event(&format!("    {name}: warning: {msg}"));
+        }
         Ok(())
     }
 
@@ -375,7 +401,8 @@ impl<'p> Builder<'p> {
         }
         let kernel = self.kernel_request(recipe)?;
         let kconfig = match &kernel {
-            Some(k) => Some(k.merged.render()),
+            // The command line is installed with the kernel: part of its inputs.
+            Some(k) => Some(format!("{}# kernel command line: {}\n", k.merged.render(), k.cmdline.join(" "))),
             None => self.kconfig_text(recipe)?,
         };
         let toolchain = self.toolchain_identity(recipe)?;

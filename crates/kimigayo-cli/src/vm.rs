@@ -27,6 +27,26 @@ pub enum VmCmd {
         power the machine off. Exit 0 when both happen within --timeout; otherwise 1, with the\n\
         console output. --console prints the console as it was captured.")]
     Run(VmRunArgs),
+    /// Check the VM's kernel, command line and sysctls against the hardening rule table
+    #[command(long_about = "Evaluate kernel/rules/ARCH.toml (every rule of the kernel-hardening-checker set: KSPP,\n\
+        CLIP OS, grsecurity, …, with its source) against the VM the spec describes: the `linux`\n\
+        package's /boot/config-<release> and /boot/cmdline-<release>, and the sysctl files of the\n\
+        root (/etc/sysctl.d/*.conf, /etc/sysctl.conf). Prints one row per rule: OK (met, or by\n\
+        which alternative), WAIVED (with the reason from the rule file) or FAIL. Exit 1 when a\n\
+        rule fails. --json for machines, --markdown for kernel/README.md.")]
+    Check(VmCheckArgs),
+}
+
+#[derive(Args)]
+pub struct VmCheckArgs {
+    #[command(flatten)]
+    vm: VmArgs,
+    /// One JSON object per rule, in an array
+    #[arg(long, conflicts_with = "markdown")]
+    json: bool,
+    /// A Markdown table (rule, source, wants, result, why)
+    #[arg(long)]
+    markdown: bool,
 }
 
 #[derive(Args)]
@@ -76,8 +96,48 @@ pub fn vm(project: Option<PathBuf>, c: VmCmd) -> Result<ExitCode> {
             println!("vm {} ({:.2}s)", spec.image.name, t.elapsed().as_secs_f64());
             println!("  kernel     {} (linux {})", v.kernel.display(), v.kernel_release);
             println!("  initramfs  {} ({} entries, {} B gzip)", v.initramfs.display(), v.entries, v.initramfs_size);
+            println!("  cmdline    {}", if v.cmdline.is_empty() { "(none)" } else { &v.cmdline });
+            let table = hardening_table(&cfg, &spec, &v)?;
+            println!("  hardening  {} (details: kimigayo vm check)", table.summary());
+            let failed = table.failed().count();
+            if failed > 0 {
+                let msg = format!("{failed} kernel hardening rule(s) neither met nor waived:\n{}", table.failures());
+                if spec.build.hardening == "full" {
+                    bail!("{msg}The spec asks for `build.hardening: full`: every rule must be met or waived with a reason.");
+                }
+                eprintln!("warning: {msg}");
+            }
             println!("boot it: kimigayo vm run");
             Ok(ExitCode::SUCCESS)
+        }
+        VmCmd::Check(a) => {
+            let (cfg, spec, out) = paths(project, &a.vm)?;
+            let (_, keys) = crate::commands::repo_keys(&cfg)?;
+            let scratch = tempfile::tempdir_in(out.parent().unwrap_or(&out)).or_else(|_| tempfile::tempdir())?;
+            let v = kimigayo_vm::build(&spec, &cfg.repo_dir, &keys, cfg.source_date_epoch, scratch.path())?;
+            let table = hardening_table(&cfg, &spec, &v)?;
+            if a.json {
+                let rows: Vec<serde_json::Value> = table
+                    .rows
+                    .iter()
+                    .map(|r| {
+                        let (result, detail) = match &r.status {
+                            kimigayo_kernel::rules::Status::Ok(by) => ("ok", by.clone()),
+                            kimigayo_kernel::rules::Status::Waived(why) => ("waived", why.clone()),
+                            kimigayo_kernel::rules::Status::NotChecked => ("not_checked", String::new()),
+                            kimigayo_kernel::rules::Status::Fail => ("fail", String::new()),
+                        };
+                        serde_json::json!({"kind": r.rule.kind.as_str(), "name": r.rule.name, "want": r.rule.want, "any": r.rule.any, "all": r.rule.all,
+                            "got": r.got, "source": r.rule.source, "class": r.rule.class, "result": result, "detail": detail})
+                    })
+                    .collect();
+                println!("{}", serde_json::to_string_pretty(&rows)?);
+            } else if a.markdown {
+                print!("{}", table.markdown());
+            } else {
+                print!("{}", table.render());
+            }
+            Ok(if table.failed().count() > 0 { ExitCode::FAILURE } else { ExitCode::SUCCESS })
         }
         VmCmd::Run(a) => {
             let (_, spec, out) = paths(project, &a.vm)?;
@@ -86,6 +146,10 @@ pub fn vm(project: Option<PathBuf>, c: VmCmd) -> Result<ExitCode> {
             o.machine = a.machine.clone();
             o.timeout = Duration::from_secs(a.timeout);
             o.marker = a.marker.clone();
+            // The kernel's own command line (hardening parameters), written by `vm build`.
+            if let Ok(cl) = std::fs::read_to_string(out.join(format!("{stem}.cmdline"))) {
+                o.append.extend(cl.split_whitespace().map(str::to_string));
+            }
             let r = kimigayo_vm::boot(&o)?;
             if a.console {
                 print!("{}", r.console);
@@ -107,4 +171,11 @@ pub fn vm(project: Option<PathBuf>, c: VmCmd) -> Result<ExitCode> {
             }
         }
     }
+}
+
+/// The rule table of the project's kernel/rules/ARCH.toml over a built VM.
+fn hardening_table(cfg: &kimigayo_build::BuildConfig, spec: &kimigayo_image::ImageSpec, v: &kimigayo_vm::VmArtifacts) -> Result<kimigayo_kernel::rules::Table> {
+    let kd = kimigayo_kernel::profile::KernelDir::new(cfg.project_root.join("kernel"));
+    let (label, rules) = kd.rules(&spec.system.architecture)?;
+    Ok(kimigayo_vm::image::hardening(v, &label, &rules)?)
 }

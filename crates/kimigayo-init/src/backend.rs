@@ -192,6 +192,45 @@ pub fn needs_of(cat: &Catalog, planned: &BTreeSet<String>) -> Needs {
     out
 }
 
+/// OpenRC boots runlevel by runlevel: everything `sysinit` brings up (its members and what
+/// they need) is started before anything only `boot` brings up, and that before the rest.
+/// Each service of a later stage gets every service of the earlier stages as predecessors,
+/// and the waves are regrouped stage by stage.
+fn runlevel_stages(rc: &RcRoot, cat: &Catalog, disabled: &BTreeSet<String>, levels: &[String], plan: &mut kimigayo_rc::Plan) {
+    let planned: BTreeSet<String> = plan.waves.iter().flatten().cloned().collect();
+    let mut stage_of: std::collections::BTreeMap<String, usize> = std::collections::BTreeMap::new();
+    for k in 0..levels.len() {
+        let refs: Vec<&str> = levels[..=k].iter().map(String::as_str).collect();
+        let Ok(targets) = runlevel::enabled(rc, &refs) else { return };
+        let targets: Vec<String> = targets.into_iter().filter(|t| planned.contains(t)).collect();
+        let p = kimigayo_rc::start_plan_lenient(cat, &targets, disabled);
+        for s in p.waves.iter().flatten() {
+            if planned.contains(s) {
+                stage_of.entry(s.clone()).or_insert(k);
+            }
+        }
+    }
+    let last = levels.len().saturating_sub(1);
+    let stage = |s: &str| stage_of.get(s).copied().unwrap_or(last);
+    let mut waves = Vec::new();
+    for k in 0..=last {
+        for w in &plan.waves {
+            let in_stage: Vec<String> = w.iter().filter(|s| stage(s) == k).cloned().collect();
+            if !in_stage.is_empty() {
+                waves.push(in_stage);
+            }
+        }
+    }
+    for s in &planned {
+        let preds = plan.after.entry(s.clone()).or_default();
+        // An ordering on a service of a later runlevel does not hold across the barrier (it
+        // would wait forever): OpenRC starts that service later anyway.
+        preds.retain(|t| stage(t) <= stage(s));
+        preds.extend(planned.iter().filter(|t| stage(t) < stage(s)).cloned());
+    }
+    plan.waves = waves;
+}
+
 impl Services for Backend {
     fn boot_plan(&self, levels: &[String]) -> Result<BootPlan, String> {
         let cat = self.catalog()?;
@@ -199,9 +238,10 @@ impl Services for Backend {
         let level_refs: Vec<&str> = levels.iter().map(String::as_str).collect();
         let targets: Vec<String> = runlevel::enabled(&self.rc, &level_refs).map_err(rc_err)?.into_iter().collect();
         let disabled = kimigayo_rc::disabled_set(&self.rc).map_err(rc_err)?;
-        let plan = kimigayo_rc::start_plan_lenient(&cat, &targets, &disabled);
+        let mut plan = kimigayo_rc::start_plan_lenient(&cat, &targets, &disabled);
         notes.extend(plan.warnings.iter().cloned());
         notes.extend(plan.skipped.iter().map(|(s, e)| format!("{s}: not started: {e}")));
+        runlevel_stages(&self.rc, &cat, &disabled, levels, &mut plan);
         let planned: BTreeSet<String> = plan.waves.iter().flatten().cloned().collect();
         // One shell reads every planned script's configuration now, instead of one shell per
         // service as its start begins.

@@ -162,3 +162,51 @@ fn a_boot_reads_every_configuration_in_one_shell_not_one_per_service() {
     let shells: std::collections::BTreeSet<&str> = dumps.iter().map(|(p, _)| *p).collect();
     assert_eq!(shells.len(), 1, "one shell read all three configurations:\n{lines}");
 }
+
+#[test]
+fn runlevels_start_in_order_sysinit_then_boot_then_default_as_openrc_does() {
+    let r = Root::new();
+    let log = r.path().join("order");
+    // `early` (sysinit) is slow; `mid` (boot) must still wait for it, and `late` (default,
+    // no dependencies at all) for both. `mid` asks to start after `late`: across runlevels
+    // that ordering cannot hold and must not deadlock the boot.
+    let svc = |name: &str, delay: &str| format!("start() {{ sleep {delay}; echo {name} >> {}; }}", log.display());
+    r.service("early", &svc("early", "0.3"));
+    r.service("mid", &format!("depend() {{ after late; }}\n{}", svc("mid", "0.1")));
+    r.service("late", &svc("late", "0"));
+    r.enable("early", "sysinit");
+    r.enable("mid", "boot");
+    r.enable("late", "default");
+    let o = run_init(r.path(), &[], Some("true"));
+    let t = text(&o);
+    assert_eq!(o.status.code(), Some(0), "{t}");
+    let order = std::fs::read_to_string(&log).unwrap_or_default();
+    assert_eq!(order.split_whitespace().collect::<Vec<_>>(), ["early", "mid", "late"], "{t}");
+}
+
+#[test]
+fn sandbox_caps_and_allow_set_in_the_script_reach_the_service() {
+    let r = Root::new();
+    // What the machine's own services (hostname, sysctl, localmount …) rely on in VM mode.
+    let probe = |out: &str| format!("start() {{ grep -E '^(CapBnd|Seccomp):' /proc/self/status > {out}; }}");
+    let with = r.path().join("with");
+    let without = r.path().join("without");
+    r.service("privileged", &format!("sandbox_namespaces=none\nsandbox_caps=\"CAP_SYS_ADMIN CAP_NET_ADMIN\"\nsandbox_allow=\"mount umount2\"\n{}", probe(&with.display().to_string())));
+    r.service("plain", &format!("sandbox_namespaces=none\n{}", probe(&without.display().to_string())));
+    r.enable("privileged", "default");
+    r.enable("plain", "default");
+    let o = run_init(r.path(), &[], Some("true"));
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    let bnd = |p: &std::path::Path| {
+        let t = std::fs::read_to_string(p).unwrap_or_default();
+        let hex = t.lines().find_map(|l| l.strip_prefix("CapBnd:")).map(str::trim).unwrap_or("0").to_string();
+        (u64::from_str_radix(&hex, 16).unwrap(), t)
+    };
+    let (w, wt) = bnd(&with);
+    let (p, pt) = bnd(&without);
+    const SYS_ADMIN: u64 = 1 << 21;
+    const NET_ADMIN: u64 = 1 << 12;
+    assert!(w & SYS_ADMIN != 0 && w & NET_ADMIN != 0, "sandbox_caps not applied: {wt}");
+    assert!(p & SYS_ADMIN == 0 && p & NET_ADMIN == 0, "default drop list not applied: {pt}");
+    assert!(wt.contains("Seccomp:\t2") && pt.contains("Seccomp:\t2"), "both still filtered: {wt} {pt}");
+}

@@ -17,6 +17,7 @@ pub mod deps;
 pub mod fragment;
 pub mod merge;
 pub mod profile;
+pub mod rules;
 pub mod tree;
 
 pub use check::{check, Finding, Report};

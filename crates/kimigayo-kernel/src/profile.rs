@@ -24,6 +24,10 @@ pub struct Profile {
     /// Module set names under `fragments/modules/`.
     #[serde(default)]
     pub modules: Vec<String>,
+    /// Kernel command-line parameters the kernel boots with (hardening parameters the
+    /// configuration cannot express); installed as /boot/cmdline-<release>.
+    #[serde(default)]
+    pub cmdline: Vec<String>,
 }
 
 impl Profile {
@@ -35,6 +39,9 @@ impl Profile {
                 message: format!("`kernel.fragments` must include \"{HARDENING}\": every Kimigayo kernel carries the hardening set (property 31)"),
             });
         }
+        if let Some(w) = raw.kernel.cmdline.iter().find(|w| w.is_empty() || w.contains(char::is_whitespace)) {
+            return Err(KernelError::Profile { file: file.into(), message: format!("`kernel.cmdline` entry `{w}` must be one parameter (`name` or `name=value`, no spaces)") });
+        }
         Ok(raw.kernel)
     }
 }
@@ -45,6 +52,8 @@ pub struct Request {
     pub fragments: Vec<Fragment>,
     pub modules: Vec<String>,
     pub merged: Merged,
+    /// The profile's kernel command line.
+    pub cmdline: Vec<String>,
 }
 
 impl Request {
@@ -54,7 +63,7 @@ impl Request {
             return Err(KernelError::Profile { file: "(request)".into(), message: format!("the `{HARDENING}` fragment is missing (property 31)") });
         }
         let merged = merge(&fragments);
-        Ok(Request { fragments, modules, merged })
+        Ok(Request { fragments, modules, merged, cmdline: Vec::new() })
     }
 
     pub fn hardening(&self) -> &Fragment {
@@ -144,7 +153,22 @@ impl KernelDir {
             let text = std::fs::read_to_string(x).map_err(io_ctx(format!("reading {}", x.display())))?;
             fragments.push(Fragment::parse(&format!("user:{stem}"), &x.display().to_string(), &text)?);
         }
-        Request::new(fragments, names)
+        let mut req = Request::new(fragments, names)?;
+        req.cmdline = p.cmdline;
+        Ok(req)
+    }
+
+    /// The hardening rule table for `arch` (`rules/<arch>.toml`).
+    pub fn rules_path(&self, arch: &str) -> PathBuf {
+        self.root.join("rules").join(format!("{arch}.toml"))
+    }
+
+    /// Load the rule table for `arch`, named relative to the project in messages.
+    pub fn rules(&self, arch: &str) -> Result<(String, Vec<crate::rules::Rule>), KernelError> {
+        let p = self.rules_path(arch);
+        let label = self.label(&p);
+        let text = std::fs::read_to_string(&p).map_err(io_ctx(format!("reading {label} (the kernel hardening rules for {arch})")))?;
+        Ok((label.clone(), crate::rules::parse(&label, &text)?))
     }
 }
 

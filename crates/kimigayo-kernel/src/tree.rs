@@ -57,8 +57,14 @@ pub fn read_config(path: &Path) -> Result<Config, KernelError> {
 pub fn write_request(tree: &Path, req: &Request) -> Result<(), KernelError> {
     let path = tree.join(".config");
     let base = read_config(&path)?;
-    std::fs::write(&path, req.merged.apply(&base).render()).map_err(io_ctx(format!("writing {}", path.display())))
+    std::fs::write(&path, req.merged.apply(&base).render()).map_err(io_ctx(format!("writing {}", path.display())))?;
+    let cl = tree.join(CMDLINE_FILE);
+    std::fs::write(&cl, format!("{}\n", req.cmdline.join(" "))).map_err(io_ctx(format!("writing {}", cl.display())))
 }
+
+/// Where [`write_request`] leaves the profile's kernel command line in the tree (the recipe
+/// installs it as /boot/cmdline-<release>).
+pub const CMDLINE_FILE: &str = "kimigayo.cmdline";
 
 /// Check `<tree>/.config` after olddefconfig; dependency hints are read from the tree only
 /// when something was dropped.

@@ -247,8 +247,9 @@ _kg_dump() {
 	for _kg_k in description name command command_args command_user command_background pidfile \
 		procname directory umask output_log error_log supervisor respawn respawn_delay respawn_max \
 		respawn_period retry_attempts retry_backoff retry extra_commands extra_started_commands \
-		extra_stopped_commands sandbox_namespaces sandbox_seccomp sandbox_cap_drop \
-		sandbox_no_new_privs sandbox_hostname sandbox_unavailable rc_timeout_stopsec; do
+		extra_stopped_commands sandbox_namespaces sandbox_seccomp sandbox_cap_drop sandbox_caps \
+		sandbox_allow sandbox_no_new_privs sandbox_hostname sandbox_unavailable sandbox_userns \
+		rc_timeout_stopsec; do
 		eval "_kg_v=\${$_kg_k-}"
 		eval "_kg_set=\${$_kg_k+set}"
 		[ "$_kg_set" = set ] && printf '%s=%s\000' "$_kg_k" "$_kg_v"

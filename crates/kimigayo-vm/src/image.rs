@@ -19,6 +19,9 @@ pub struct VmArtifacts {
     pub initramfs: PathBuf,
     pub initramfs_size: u64,
     pub entries: usize,
+    pub kernel_config: Option<String>,
+    pub cmdline: String,
+    pub sysctl: std::collections::BTreeMap<String, String>,
 }
 
 /// The root filesystem entries of the spec (packages verified by kimigayo-image), with
@@ -61,8 +64,20 @@ pub fn initramfs(entries: &[LayerEntry], epoch: u64) -> Vec<u8> {
     gz.finish().expect("writing to memory")
 }
 
-/// The bzImage of the `linux` package in `repo` (verified like any package) and its release.
-pub fn kernel(repo: &Path, keys: &Keyring, arch: &str) -> Result<(String, Vec<u8>), VmError> {
+/// What the `linux` package holds for booting and checking a kernel.
+#[derive(Debug, Clone)]
+pub struct KernelFiles {
+    pub release: String,
+    pub image: Vec<u8>,
+    /// `/boot/config-<release>`.
+    pub config: Option<String>,
+    /// `/boot/cmdline-<release>`: the profile's command-line parameters (empty when absent).
+    pub cmdline: String,
+}
+
+/// The kernel of the `linux` package in `repo` (verified like any package): its bzImage,
+/// configuration and command line.
+pub fn kernel(repo: &Path, keys: &Keyring, arch: &str) -> Result<KernelFiles, VmError> {
     let all = Repository::new(repo).packages().map_err(io_ctx(format!("reading {}", repo.display())))?;
     let (archive, meta) = all
         .iter()
@@ -73,34 +88,86 @@ pub fn kernel(repo: &Path, keys: &Keyring, arch: &str) -> Result<(String, Vec<u8
     kimigayo_pkg::stage::verify(meta, &bytes, keys, arch, SystemTime::now()).map_err(|e| VmError::Kernel(format!("{}: {e}", archive.display())))?;
     let mut ar = tar::Archive::new(flate2::read::GzDecoder::new(bytes.as_slice()));
     let bad = |e: std::io::Error| VmError::Io { context: format!("reading {}", archive.display()), source: e };
+    let mut files: std::collections::BTreeMap<String, Vec<u8>> = std::collections::BTreeMap::new();
     for e in ar.entries().map_err(bad)? {
         let mut e = e.map_err(bad)?;
         let path = String::from_utf8_lossy(&e.path_bytes()).into_owned();
-        if let Some(release) = path.strip_prefix("boot/vmlinuz-") {
-            if e.header().entry_type() == tar::EntryType::Regular {
-                let mut data = Vec::new();
-                e.read_to_end(&mut data).map_err(bad)?;
-                return Ok((release.to_string(), data));
-            }
+        if path.starts_with("boot/") && e.header().entry_type() == tar::EntryType::Regular {
+            let mut data = Vec::new();
+            e.read_to_end(&mut data).map_err(bad)?;
+            files.insert(path, data);
         }
     }
-    Err(VmError::Kernel(format!("{} holds no boot/vmlinuz-<release>", archive.display())))
+    let (release, image) = files
+        .iter()
+        .find_map(|(p, d)| p.strip_prefix("boot/vmlinuz-").map(|r| (r.to_string(), d.clone())))
+        .ok_or_else(|| VmError::Kernel(format!("{} holds no boot/vmlinuz-<release>", archive.display())))?;
+    let text = |name: &str| files.get(&format!("boot/{name}-{release}")).map(|d| String::from_utf8_lossy(d).into_owned());
+    Ok(KernelFiles { config: text("config"), cmdline: text("cmdline").unwrap_or_default().trim().to_string(), release, image })
 }
 
-/// Write `out/NAME-ARCH.vmlinuz` and `out/NAME-ARCH.initramfs.gz`.
+/// The sysctl settings a root file system applies at boot: /etc/sysctl.d/*.conf in name
+/// order, then /etc/sysctl.conf (the `sysctl` service's order; later wins).
+pub fn sysctl_settings(entries: &[LayerEntry]) -> std::collections::BTreeMap<String, String> {
+    let mut files: Vec<(&str, &[u8])> = entries
+        .iter()
+        .filter_map(|e| match &e.kind {
+            Kind::File(d) if e.path.starts_with("etc/sysctl.d/") && e.path.ends_with(".conf") && !e.path["etc/sysctl.d/".len()..].contains('/') => Some((e.path.as_str(), d.as_slice())),
+            _ => None,
+        })
+        .collect();
+    files.sort();
+    files.extend(entries.iter().filter_map(|e| match &e.kind {
+        Kind::File(d) if e.path == "etc/sysctl.conf" => Some((e.path.as_str(), d.as_slice())),
+        _ => None,
+    }));
+    let mut out = std::collections::BTreeMap::new();
+    for (_, d) in files {
+        kimigayo_kernel::rules::parse_sysctl(&String::from_utf8_lossy(d), &mut out);
+    }
+    out
+}
+
+/// Write `out/NAME-ARCH.vmlinuz`, `.initramfs.gz` and `.cmdline` (the kernel's own
+/// command-line parameters, which `kimigayo vm run` passes).
 pub fn build(spec: &ImageSpec, repo: &Path, keys: &Keyring, epoch: u64, out: &Path) -> Result<VmArtifacts, VmError> {
     let arch = spec.system.architecture.as_str();
-    let (release, bz) = kernel(repo, keys, arch)?;
+    let k = kernel(repo, keys, arch)?;
     let entries = rootfs(spec, repo, keys, epoch)?;
     let gz = initramfs(&entries, epoch);
     std::fs::create_dir_all(out).map_err(io_ctx(format!("creating {}", out.display())))?;
     let stem = format!("{}-{arch}", spec.image.name.replace('/', "_"));
     let kernel = out.join(format!("{stem}.vmlinuz"));
     let initramfs = out.join(format!("{stem}.initramfs.gz"));
-    for (p, b) in [(&kernel, &bz), (&initramfs, &gz)] {
+    let cmdline_file = out.join(format!("{stem}.cmdline"));
+    let cl = format!("{}\n", k.cmdline);
+    for (p, b) in [(&kernel, k.image.as_slice()), (&initramfs, gz.as_slice()), (&cmdline_file, cl.as_bytes())] {
         let tmp = p.with_extension("partial");
         std::fs::write(&tmp, b).map_err(io_ctx(format!("writing {}", tmp.display())))?;
         std::fs::rename(&tmp, p).map_err(io_ctx(format!("writing {}", p.display())))?;
     }
-    Ok(VmArtifacts { kernel, kernel_release: release, initramfs, initramfs_size: gz.len() as u64, entries: entries.len() })
+    Ok(VmArtifacts {
+        kernel,
+        kernel_release: k.release,
+        initramfs,
+        initramfs_size: gz.len() as u64,
+        entries: entries.len(),
+        kernel_config: k.config,
+        cmdline: k.cmdline,
+        sysctl: sysctl_settings(&entries),
+    })
+}
+
+/// The hardening rule table over a built VM: its kernel's configuration, its command line and
+/// the sysctl settings of its root.
+pub fn hardening(v: &VmArtifacts, label: &str, rules: &[kimigayo_kernel::rules::Rule]) -> Result<kimigayo_kernel::rules::Table, VmError> {
+    let text = v.kernel_config.as_deref().ok_or_else(|| VmError::Kernel(format!("the linux package ({}) has no boot/config-{}: rebuild it with `kimigayo build linux`", v.kernel_release, v.kernel_release)))?;
+    let config = kimigayo_kernel::Config::parse(text).map_err(|e| VmError::Kernel(format!("boot/config-{}: {e}", v.kernel_release)))?;
+    let inputs = kimigayo_kernel::rules::Inputs {
+        config,
+        version: kimigayo_kernel::rules::config_version(text),
+        cmdline: Some(kimigayo_kernel::rules::parse_cmdline(&v.cmdline)),
+        sysctl: Some(v.sysctl.clone()),
+    };
+    Ok(kimigayo_kernel::rules::evaluate(label, rules, &inputs))
 }

@@ -33,7 +33,18 @@ fn vm_boots_to_the_ready_marker_and_powers_off() {
     let again = kimigayo_vm::build(&spec, &repo, &keys, cfg.source_date_epoch, &dir.path().join("out2")).unwrap();
     assert_eq!(first, std::fs::read(&again.initramfs).unwrap(), "initramfs is not reproducible");
 
+    // The kernel's hardening command line travels with the package and the VM files.
+    assert!(v.cmdline.contains("init_on_free=1") && v.cmdline.contains("mitigations=auto,nosmt"), "{}", v.cmdline);
+    assert_eq!(std::fs::read_to_string(out.join("kimigayo-vm-x86_64.cmdline")).unwrap().trim(), v.cmdline);
+    // The hardening rule table holds for the VM as built (every rule met or waived).
+    let kd = kimigayo_kernel::profile::KernelDir::new(root().join("kernel"));
+    let (label, rules) = kd.rules("x86_64").unwrap();
+    let table = kimigayo_vm::image::hardening(&v, &label, &rules).unwrap();
+    assert_eq!(table.failed().count(), 0, "{}", table.failures());
+    assert_eq!(v.sysctl.get("kernel.kptr_restrict").map(String::as_str), Some("2"));
+
     let mut o = kimigayo_vm::BootOptions::new(v.kernel.clone(), v.initramfs.clone());
+    o.append.extend(v.cmdline.split_whitespace().map(str::to_string));
     o.timeout = Duration::from_secs(180);
     let r = kimigayo_vm::boot(&o).unwrap();
     eprintln!("marker after {:?} s, qemu exited after {:?} s with {:?}", r.marker_after, r.exited_after, r.exit_status);

@@ -36,7 +36,9 @@ pub fn source_tree() -> &'static Path {
         if !dir.join(".ready").is_file() {
             let _ = std::fs::remove_dir_all(&dir);
             std::fs::create_dir_all(&dir).unwrap();
-            sh(&format!("dpkg-deb --fsys-tarfile '{}' | tar -xO ./usr/src/linux-source-6.1.tar.xz | tar -xJ --strip-components=1", deb.display()), &dir);
+            // linux-source-6.12_6.12.107-1_all.deb holds usr/src/linux-source-6.12.tar.xz
+            let inner = src.file.as_deref().and_then(|f| f.split('_').next()).expect("linux-source-X.Y_…");
+            sh(&format!("dpkg-deb --fsys-tarfile '{}' | tar -xO ./usr/src/{inner}.tar.xz | tar -xJ --strip-components=1", deb.display()), &dir);
             std::fs::write(dir.join(".ready"), "").unwrap();
         }
         dir
