@@ -17,7 +17,7 @@ need_root
 PACKAGES="bubblewrap build-essential gcc make patch tar bzip2 xz-utils gzip binutils file \
 dpkg-dev apt ca-certificates curl git debian-archive-keyring gnupg linux-libc-dev \
 podman skopeo umoci runc mmdebstrap docker-registry \
-flex bison bc libelf-dev libssl-dev gcc-12-plugin-dev cpio qemu-system-x86 qemu-utils"
+flex bison bc libelf-dev libssl-dev gcc-12-plugin-dev lz4 cpio qemu-system-x86 qemu-utils"
 
 missing=""
 for p in $PACKAGES; do

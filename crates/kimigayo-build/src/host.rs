@@ -22,11 +22,11 @@ pub const REQUIRED_TOOLS: &[(&str, &str)] = &[
 ];
 
 /// What a kernel build (`build.kernel_profile`) needs besides the C toolchain.
-pub const KERNEL_TOOLS: &[(&str, &str)] = &[("flex", "flex"), ("bison", "bison"), ("bc", "bc"), ("dpkg-deb", "dpkg")];
+pub const KERNEL_TOOLS: &[(&str, &str)] = &[("flex", "flex"), ("bison", "bison"), ("bc", "bc"), ("dpkg-deb", "dpkg"), ("lz4", "lz4")];
 
 /// Recorded in kernel builds' metadata in addition to [`RECORDED_PACKAGES`] (objtool links libelf;
 /// the GCC plugins — stackleak, latent entropy — are built against gcc-12-plugin-dev).
-pub const KERNEL_PACKAGES: &[&str] = &["flex", "bison", "bc", "libelf-dev", "dpkg", "gcc-12-plugin-dev"];
+pub const KERNEL_PACKAGES: &[&str] = &["flex", "bison", "bc", "libelf-dev", "dpkg", "gcc-12-plugin-dev", "lz4"];
 
 /// Debian packages whose versions are recorded in every C build's metadata.
 pub const RECORDED_PACKAGES: &[&str] = &[
@@ -52,6 +52,19 @@ pub fn check_tools(extra: &[(&str, &str)]) -> Result<(), BuildError> {
     } else {
         Err(BuildError::MissingTools(missing.join("\n")))
     }
+}
+
+/// Kernel builds use GCC plugins (stackleak, latent entropy): gcc's plugin headers must be
+/// installed, or Kconfig silently drops the plugins (the hardening check would then fail late).
+pub fn check_gcc_plugins() -> Result<(), BuildError> {
+    let dir = command_output("gcc", &["-print-file-name=plugin"]).unwrap_or_default();
+    if Path::new(dir.trim()).join("include/plugin-version.h").is_file() {
+        return Ok(());
+    }
+    Err(BuildError::MissingTools(format!(
+        "gcc's plugin headers are missing ({}/include/plugin-version.h): the kernel's GCC plugins need them; install them with `apt-get install gcc-12-plugin-dev` (or run scripts/setup.sh)",
+        dir.trim()
+    )))
 }
 
 /// `package` → installed Debian version, for the packages that are installed.

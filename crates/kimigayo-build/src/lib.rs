@@ -165,6 +165,9 @@ impl<'p> Builder<'p> {
             extra.extend(host::KERNEL_TOOLS);
         }
         host::check_tools(&extra)?;
+        if self.recipes.iter().any(|r| r.build.kernel_profile.is_some()) {
+            host::check_gcc_plugins()?;
+        }
         let wanted: Vec<String> = if wanted.is_empty() { self.recipes.iter().map(|r| r.name().to_string()).collect() } else { wanted.to_vec() };
         let order = plan::order(&self.recipes, &wanted).map_err(BuildError::Recipe)?;
         let mut outcomes = Vec::new();

@@ -3,6 +3,7 @@
 
 mod bench;
 mod bench_image;
+mod bench_vm;
 mod commands;
 mod vm;
 

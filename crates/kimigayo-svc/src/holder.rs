@@ -801,6 +801,11 @@ fn join_mode(h: &HolderArgs, env: &SvcEnv, sd: &StateDir, conf: &ScriptConf, spe
         confined
     };
     if let Err(e) = sb::join_namespaces(holder, spec) {
+        // The holder ended after the check above (its namespace emptied: a oneshot's last
+        // process, e.g. `poweroff &`, exited): an exiting process has no namespace links left.
+        if h.action == "stop" && !std::path::Path::new(&format!("/proc/{holder}/ns/mnt")).exists() {
+            return 0;
+        }
         eprintln!(" * ERROR: {}: sandbox: entering the namespaces of holder {holder}: {e}", h.service);
         return 1;
     }

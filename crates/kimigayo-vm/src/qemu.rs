@@ -13,8 +13,8 @@ use crate::{io_ctx, VmError};
 pub struct BootOptions {
     pub kernel: PathBuf,
     pub initramfs: PathBuf,
-    /// `q35` (default) or `microvm` (faster, but under a busy host its TSC calibration can fail
-    /// and the early kernel hang: it has no HPET or ACPI PM timer to fall back on).
+    /// `q35` (default) or `microvm` (faster; it has no HPET or ACPI PM timer, so its kernel
+    /// must be told the TSC rate: see [`BootOptions::command`]).
     pub machine: String,
     pub memory_mb: u32,
     /// Printed on the console when the system is up.
@@ -27,11 +27,24 @@ pub struct BootOptions {
 
 impl BootOptions {
     pub fn new(kernel: PathBuf, initramfs: PathBuf) -> BootOptions {
-        BootOptions { kernel, initramfs, machine: "q35".into(), memory_mb: 256, marker: "KIMIGAYO-VM-READY".into(), timeout: Duration::from_secs(120), append: vec![] }
+        BootOptions { kernel, initramfs, machine: "q35".into(), memory_mb: 128, marker: "KIMIGAYO-VM-READY".into(), timeout: Duration::from_secs(120), append: vec![] }
     }
 
     pub fn command(&self) -> Command {
         let mut cmdline = vec!["console=ttyS0", "panic=-1", "quiet", "loglevel=4"].into_iter().map(String::from).collect::<Vec<_>>();
+        // Under software emulation the guest's TSC runs at the host's TSC rate, and the guest
+        // cannot always measure it: on a busy host (or by bad luck) its quick PIT calibration
+        // fails, and microvm has no HPET or ACPI PM timer to fall back on — the kernel marks
+        // the TSC unstable and hangs before the console. Telling it the rate avoids both the
+        // hang and the calibration.
+        if !self.append.iter().any(|w| w.starts_with("tsc_early_khz=")) {
+            if let Some(khz) = host_tsc_khz() {
+                cmdline.push(format!("tsc_early_khz={khz}"));
+                // The TSC is the host's clock; the jiffies the watchdog would compare it with
+                // lag whenever the host is busy (timer interrupts are emulated late).
+                cmdline.push("tsc=reliable".into());
+            }
+        }
         cmdline.extend(self.append.iter().cloned());
         let mut c = Command::new("qemu-system-x86_64");
         // -nographic puts the first serial port (the console) on stdout.
@@ -123,4 +136,53 @@ pub fn boot(o: &BootOptions) -> Result<BootReport, VmError> {
         console.push_str(&format!("\n--- qemu stderr ---\n{err}"));
     }
     Ok(BootReport { marker_after, exited_after, exit_status, console })
+}
+
+/// The host's TSC rate in kHz (what a TCG guest's TSC runs at), measured against the
+/// monotonic clock over 20 ms; `None` off x86_64 or when the TSC is not constant enough.
+pub fn host_tsc_khz() -> Option<u64> {
+    #[cfg(target_arch = "x86_64")]
+    {
+        let measure = || {
+            let t0 = Instant::now();
+            // SAFETY: rdtsc has no preconditions on x86_64.
+            let c0 = unsafe { core::arch::x86_64::_rdtsc() };
+            while t0.elapsed() < Duration::from_millis(20) {
+                std::hint::spin_loop();
+            }
+            let c1 = unsafe { core::arch::x86_64::_rdtsc() };
+            let ns = t0.elapsed().as_nanos() as u64;
+            (c1.wrapping_sub(c0)).checked_mul(1_000_000)?.checked_div(ns.max(1))
+        };
+        let (a, b) = (measure()?, measure()?);
+        // Two measurements within 0.5 %: a constant TSC (round to 1 MHz steps is not needed).
+        (a.abs_diff(b) * 200 < a.max(1) && a > 100_000).then_some((a + b) / 2)
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    {
+        None
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_host_tsc_rate_is_measured_and_passed_to_the_guest() {
+        let o = BootOptions::new("k".into(), "i".into());
+        let c = o.command();
+        let args: Vec<String> = c.get_args().map(|a| a.to_string_lossy().into_owned()).collect();
+        let append = &args[args.iter().position(|a| a == "-append").unwrap() + 1];
+        if cfg!(target_arch = "x86_64") {
+            let khz = host_tsc_khz().expect("a constant TSC on x86_64 hosts");
+            assert!(khz > 100_000 && khz < 10_000_000, "{khz}");
+            assert!(append.contains("tsc_early_khz="), "{append}");
+        }
+        let mut o2 = o.clone();
+        o2.append.push("tsc_early_khz=1000000".into());
+        let args: Vec<String> = o2.command().get_args().map(|a| a.to_string_lossy().into_owned()).collect();
+        let append = &args[args.iter().position(|a| a == "-append").unwrap() + 1];
+        assert_eq!(append.matches("tsc_early_khz=").count(), 1, "{append}");
+    }
 }

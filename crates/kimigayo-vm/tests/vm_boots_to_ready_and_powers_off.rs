@@ -49,5 +49,20 @@ fn vm_boots_to_the_ready_marker_and_powers_off() {
     let r = kimigayo_vm::boot(&o).unwrap();
     eprintln!("marker after {:?} s, qemu exited after {:?} s with {:?}", r.marker_after, r.exited_after, r.exit_status);
     assert!(r.clean(), "no clean boot to the marker and power-off:\n{}", r.console);
-    assert!(!r.console.contains("Kernel panic"), "{}", r.console);
+    let c = &r.console;
+    assert!(!c.contains("Kernel panic"), "{c}");
+    // Every service of the boot did its job as root on the machine (no sandbox refusal).
+    assert!(!c.contains("ERROR") && !c.contains("not started") && !c.contains("permission denied") && !c.contains("not permitted"), "{c}");
+    for svc in ["Mounting /sys", "Mounting /dev", "Setting hostname to kimigayo", "Bringing up network interface lo", "Configuring kernel parameters"] {
+        assert!(c.contains(svc), "`{svc}` missing from the console:\n{c}");
+    }
+    // Property 26 in the VM: services stopped, file systems unmounted and / read-only, nothing
+    // failed, then the kernel powered the machine off (QEMU exit 0 above).
+    let summary = c.lines().find(|l| l.contains("Shutdown complete:")).unwrap_or_else(|| panic!("no shutdown summary:\n{c}"));
+    assert!(summary.contains(" 0 failed") && summary.contains(" 0 remaining"), "{summary}");
+    let stopped: usize = summary.split("complete: ").nth(1).and_then(|t| t.split(' ').next()).and_then(|n| n.parse().ok()).unwrap_or(0);
+    assert!(stopped >= 5, "the boot's services were not all stopped: {summary}");
+    assert!(c.contains("Unmounted /run") && c.contains("Remounted / read-only") || summary.contains("1 read-only"), "{c}");
+    assert!(c.contains("reboot: Power down"), "{c}");
+    assert!(c.find("KIMIGAYO-VM-READY") < c.find("Shutting down"), "marker after the shutdown began:\n{c}");
 }
