@@ -407,12 +407,21 @@ pub struct BenchArgs {
     common: CommonBuild,
     /// Only the image part (build time, sizes, podman run latency, idle memory), from the
     /// packages already in --repo (no cold build)
-    #[arg(long)]
+    #[arg(long, conflicts_with = "vm_only")]
     image_only: bool,
+    /// Only the VM boot table (the kernel and VM packages from the build cache, the
+    /// tinyconfig + BusyBox baseline beside them)
+    #[arg(long)]
+    vm_only: bool,
 }
 
 pub fn bench(project: Option<PathBuf>, a: BenchArgs) -> Result<ExitCode> {
     let cfg = build_config(project, &a.common)?;
+    if a.vm_only {
+        let scratch = tempfile::Builder::new().prefix("bench-").tempdir()?;
+        crate::bench_vm::bench(&cfg, scratch.path())?;
+        return Ok(ExitCode::SUCCESS);
+    }
     if a.image_only {
         let scratch = tempfile::Builder::new().prefix("bench-").tempdir()?;
         let repo = scratch.path().join("repo");
